@@ -1,0 +1,152 @@
+"""Page furniture: watermarks, running headers/footers and page numbers.
+
+Lines are re-tagged (``layer`` + ``reason``), never dropped, so the storage stage can
+write every one of them to the ``removed`` dataset. Rules:
+
+* ``watermark``: the gazette's 本文与正式文件同等效力 line in any variant (full/half-width
+  brackets, spaces, one character missing or extra), anywhere on the page.
+* ``page_number``: a bare number in the header/footer band (``— 12 —``, ``- 3 -``,
+  ``第 3 页``, ``3/25``); its value becomes ``Page.printed_no``.
+* ``running_header`` / ``running_footer``: a band line whose text (digits ignored) repeats
+  on many pages. Found by position *and* repetition, so no header text is configured.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+from rapidfuzz.distance import Levenshtein
+
+from pipeline.model import Layer, Line, Page
+from pipeline.settings import Settings
+
+WATERMARK_PHRASES = ("本文与正式文件同等效力",)
+_BRACKETS = re.compile(r"[\s()（）［］\[\]【】〔〕<>《》「」『』]")
+_DASHES = "-‐‑‒–—―－﹣~～·•_"
+_PAGE_NUMBER = re.compile(
+    rf"^[{_DASHES}\s]*(?:第\s*)?(\d{{1,4}})(?:\s*页)?(?:\s*/\s*(?:共\s*)?\d{{1,4}}\s*页?)?[{_DASHES}\s]*$"
+)
+_ROMAN = re.compile(r"^[\s\-—–]*([ivxlcdm]{1,6}|[IVXLCDM]{1,6})[\s\-—–]*$")
+
+
+def normalize(text: str) -> str:
+    """NFKC, no whitespace: the form used to compare furniture candidates."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def is_watermark(text: str) -> bool:
+    core = _BRACKETS.sub("", unicodedata.normalize("NFKC", text))
+    if not core or len(core) > 16:
+        return False
+    return any(Levenshtein.distance(core, phrase) <= 1 for phrase in WATERMARK_PHRASES)
+
+
+def page_number_value(text: str) -> int | None:
+    m = _PAGE_NUMBER.match(unicodedata.normalize("NFKC", text).strip())
+    if m:
+        return int(m.group(1))
+    return None
+
+
+def _repeat_key(text: str) -> str:
+    return re.sub(r"\d+", "#", normalize(text))
+
+
+def _in_band(line: Line, page: Page, band: float) -> str | None:
+    if line.bbox is None:
+        return None
+    if line.bbox[3] <= page.height * band:
+        return "top"
+    if line.bbox[1] >= page.height * (1 - band):
+        return "bottom"
+    return None
+
+
+def _in_table(line: Line, page: Page) -> bool:
+    if line.bbox is None:
+        return False
+    cx, cy = (line.bbox[0] + line.bbox[2]) / 2, (line.bbox[1] + line.bbox[3]) / 2
+    return any(t.bbox[0] <= cx <= t.bbox[2] and t.bbox[1] <= cy <= t.bbox[3] for t in page.tables)
+
+
+def _positions(page: Page, band: float) -> dict[int, tuple[str, bool]]:
+    """Candidate furniture lines: id -> (top/bottom, inside the margin band).
+
+    Besides the band, the outermost text row at either end counts as a candidate, since
+    some layouts set the header lower than the band; repetition still has to confirm it.
+    Lines inside a table never count: a table may reach into the band.
+    """
+    placed = [ln for ln in page.lines if ln.bbox is not None and not _in_table(ln, page)]
+    out: dict[int, tuple[str, bool]] = {}
+    for ln in placed:
+        pos = _in_band(ln, page, band)
+        if pos:
+            out[id(ln)] = (pos, True)
+    if placed:
+        first = min(ln.top for ln in placed)
+        last = max(ln.top for ln in placed)
+        for ln in placed:
+            if id(ln) in out:
+                continue
+            if abs(ln.top - first) < 2:
+                out[id(ln)] = ("top", False)
+            elif abs(ln.top - last) < 2:
+                out[id(ln)] = ("bottom", False)
+    return out
+
+
+def find_repeated(pages: Sequence[Page], settings: Settings) -> set[tuple[str, str]]:
+    """(band, key) pairs of margin lines that repeat on enough pages to be furniture."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for page in pages:
+        by_id = {id(ln): ln for ln in page.lines}
+        cands = _positions(page, settings.margin_band)
+        counts.update({(pos, _repeat_key(by_id[i].text)) for i, (pos, _) in cands.items()})
+    # two pages are too few to tell a running header from content that merely repeats
+    if len(pages) < 3:
+        return set()
+    need = max(3, int(len(pages) * settings.repeat_min_fraction + 0.999))
+    return {key for key, n in counts.items() if n >= need and key[1] not in ("", "#")}
+
+
+def classify(line: Line, where: tuple[str, bool] | None, repeated: set[tuple[str, str]]) -> str | None:
+    """The furniture reason for one line, or None when it is body text.
+
+    ``where``: (top/bottom, inside the band) for margin candidates; a bare number is a
+    page number only inside the band.
+    """
+    if is_watermark(line.text):
+        return "watermark"
+    if where is None:
+        return None
+    pos, in_band = where
+    if in_band and (page_number_value(line.text) is not None or _ROMAN.match(line.text)):
+        return "page_number"
+    if (pos, _repeat_key(line.text)) in repeated:
+        return "running_header" if pos == "top" else "running_footer"
+    return None
+
+
+def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
+    """Tag furniture on every page; returns new pages (inputs are left untouched)."""
+    repeated = find_repeated(pages, settings)
+    cleaned = []
+    for page in pages:
+        cands = _positions(page, settings.margin_band)
+        lines = []
+        printed = None
+        for ln in page.lines:
+            reason = classify(ln, cands.get(id(ln)), repeated)
+            if reason is None:
+                lines.append(ln)
+                continue
+            layer = Layer.BACKGROUND if reason == "watermark" else Layer.FURNITURE
+            lines.append(replace(ln, layer=layer, reason=reason))
+            if reason == "page_number" and printed is None:
+                printed = page_number_value(ln.text)
+        cleaned.append(replace(page, lines=lines, printed_no=printed))
+    return cleaned

@@ -1,0 +1,216 @@
+"""PDF extraction: each page parsed once into text lines (and, where needed, table regions).
+
+Two backends sit behind one small interface (``open_pdf(...).pages()``):
+
+* ``pdfplumber``: characters and ruled tables from pdfminer; the reference path.
+* ``pdfium``: characters from pypdfium2 (about 40x faster); pages that hold ruling lines
+  (a table may be there) are handed to pdfplumber for their table regions only.
+
+Both reduce characters to ``Char`` and share ``chars_to_lines`` so they agree line for
+line. Page caches are released after each page, so memory stays flat on long PDFs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import pdfplumber
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from pipeline.extract.chars import Char, chars_to_lines
+from pipeline.model import Page, PageTable
+
+
+class PdfError(Exception):
+    """A PDF that cannot be read; ``reason`` is a short machine-readable tag."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class PdfReader(Protocol):
+    n_pages: int
+
+    def pages(self, start: int = 0, stop: int | None = None) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...
+
+
+# --- tables (pdfplumber, on a page that is already open) ------------------------------
+
+TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3}
+
+
+# marks a grid position covered by a merged (spanning) cell
+SPANNED = "\x00"
+
+
+def page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
+    """Ruled tables on an open pdfplumber page, with their column edges and merged cells.
+
+    A cell that a spanning (merged) cell covers is ``None`` in pdfplumber's grid; the
+    tables stage fills it (see ``pipeline.tables``).
+    """
+    found = []
+    for table in page.find_tables(TABLE_SETTINGS):
+        grid = table.extract(x_tolerance=1.5, y_tolerance=3)
+        if not grid or len(grid) < 1 or max(len(r) for r in grid) < 2:
+            continue
+        xs = sorted({round(c[0], 1) for c in table.cells} | {round(c[2], 1) for c in table.cells})
+        edges: list[float] = []
+        for x in xs:
+            if not edges or x - edges[-1] > 2.0:
+                edges.append(x)
+        rows = tuple(tuple(SPANNED if cell is None else cell for cell in row) for row in grid)
+        tops = tuple(round(r.bbox[1], 1) for r in table.rows)
+        found.append(
+            PageTable(
+                page_no=page.page_number,
+                bbox=tuple(round(v, 2) for v in table.bbox),
+                rows=rows,
+                col_edges=tuple(edges),
+                ruled=True,
+                row_tops=tops,
+            )
+        )
+    return found
+
+
+def _plumber_chars(page: pdfplumber.page.Page) -> list[Char]:
+    out = []
+    for c in page.chars:
+        if not c.get("upright", True):
+            continue
+        # baseline = page height - origin y, written so that a non-zero mediabox origin cancels
+        baseline = c["top"] + c["y1"] - c["matrix"][5]
+        out.append(Char(c["text"], c["x0"], c["x1"], baseline, c["size"]))
+    return out
+
+
+def _has_rulings(page: pdfplumber.page.Page) -> bool:
+    return len(page.lines) + len(page.rects) >= 4
+
+
+class PlumberReader:
+    """The reference backend: pdfplumber for text and tables."""
+
+    def __init__(self, path: str | Path):
+        self._pdf = _open_plumber(path)
+        self.n_pages = len(self._pdf.pages)
+
+    def pages(self, start: int = 0, stop: int | None = None) -> Iterator[Page]:
+        for page in self._pdf.pages[start:stop]:
+            try:
+                lines = chars_to_lines(_plumber_chars(page), page.page_number)
+                tables = page_tables(page) if _has_rulings(page) else []
+                yield Page(page.page_number, float(page.width), float(page.height), lines, tables)
+            finally:
+                page.close()  # drops pdfminer's layout cache for this page
+
+    def close(self) -> None:
+        self._pdf.close()
+
+
+def _open_plumber(path: str | Path) -> pdfplumber.PDF:
+    try:
+        pdf = pdfplumber.open(path)
+        _ = pdf.pages
+    except Exception as exc:  # pdfminer raises many types for broken files
+        name = type(exc).__name__
+        if "Password" in name or "Encrypt" in name or "PDFEncryption" in str(exc):
+            raise PdfError("encrypted", f"encrypted PDF ({name})") from exc
+        raise PdfError("unreadable_pdf", f"cannot parse PDF: {name}: {exc}") from exc
+    return pdf
+
+
+# --- pypdfium2 --------------------------------------------------------------------------
+
+
+class PdfiumReader:
+    """Fast backend: pypdfium2 characters; pdfplumber only for pages with ruling lines."""
+
+    def __init__(self, path: str | Path):
+        self._path = str(path)
+        try:
+            self._doc = pdfium.PdfDocument(self._path)
+        except pdfium.PdfiumError as exc:
+            msg = str(exc)
+            if "password" in msg.lower():
+                raise PdfError("encrypted", f"encrypted PDF: {msg}") from exc
+            raise PdfError("unreadable_pdf", f"cannot parse PDF: {msg}") from exc
+        self.n_pages = len(self._doc)
+        self._plumber: pdfplumber.PDF | None = None
+
+    def _table_page(self, index: int) -> list[PageTable]:
+        if self._plumber is None:
+            self._plumber = _open_plumber(self._path)
+        page = self._plumber.pages[index]
+        try:
+            return page_tables(page)
+        finally:
+            page.close()
+
+    def pages(self, start: int = 0, stop: int | None = None) -> Iterator[Page]:
+        stop = self.n_pages if stop is None else min(stop, self.n_pages)
+        for index in range(start, stop):
+            page = self._doc[index]
+            try:
+                width, height = page.get_size()
+                chars = _pdfium_chars(page, height)
+                tables = self._table_page(index) if _pdfium_has_rulings(page) else []
+                yield Page(index + 1, float(width), float(height), chars_to_lines(chars, index + 1), tables)
+            finally:
+                page.close()
+
+    def close(self) -> None:
+        if self._plumber is not None:
+            self._plumber.close()
+        self._doc.close()
+
+
+def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
+    textpage = page.get_textpage()
+    raw = textpage.raw
+    out = []
+    x, y = ctypes.c_double(), ctypes.c_double()
+    rect = pdfium_c.FS_RECTF()
+    try:
+        for i in range(pdfium_c.FPDFText_CountChars(raw)):
+            if pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
+                continue  # pdfium's own inserted spaces / line breaks
+            code = pdfium_c.FPDFText_GetUnicode(raw, i)
+            if code in (0, 0xFFFE, 0xFFFF) or code in (10, 13):
+                continue
+            pdfium_c.FPDFText_GetLooseCharBox(raw, i, rect)
+            pdfium_c.FPDFText_GetCharOrigin(raw, i, x, y)
+            size = pdfium_c.FPDFText_GetFontSize(raw, i)
+            out.append(Char(chr(code), rect.left, rect.right, height - y.value, size))
+    finally:
+        textpage.close()
+    return out
+
+
+def _pdfium_has_rulings(page: pdfium.PdfPage) -> bool:
+    objects = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=2)
+    return sum(1 for _, _ in zip(range(4), objects, strict=False)) >= 4
+
+
+BACKENDS = {"pdfplumber": PlumberReader, "pdfium": PdfiumReader, "auto": PdfiumReader}
+
+
+@contextmanager
+def open_pdf(path: str | Path, backend: str = "auto") -> Iterator[PdfReader]:
+    try:
+        reader = BACKENDS[backend](path)
+    except KeyError:
+        raise ValueError(f"unknown PDF backend {backend!r}; choose from {sorted(BACKENDS)}") from None
+    try:
+        yield reader
+    finally:
+        reader.close()

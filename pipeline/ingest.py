@@ -1,0 +1,230 @@
+"""Batch ingestion: many inputs, each isolated, one atomic commit.
+
+Every input runs behind a per-document boundary: any failure (bad bytes, a parser bug,
+the time budget running out) becomes an ``errors`` row for that input and the batch goes
+on. With ``isolate=True`` (the CLI default) each input is parsed in a forked child process
+that is killed when ``Settings.doc_timeout_s`` runs out; ``workers`` children run at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import pickle
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.model import Document, ErrorRecord, SourceResult
+from pipeline.outline import build_sections
+from pipeline.process import InputError, process_pdf, sniff
+from pipeline.rows import error_table, per_table_files, result_tables
+from pipeline.settings import Settings, resolve
+from pipeline.storage import Store
+
+INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
+
+
+def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files given, plus the input files inside given directories (sorted, recursive)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+def _failed(source: str, sha: str | None, stage: str, error_type: str, message: str) -> SourceResult:
+    unit = (sha or hashlib.sha256(source.encode()).hexdigest())[:16]
+    result = SourceResult(source, sha or "", unit, "error")
+    result.errors.append(ErrorRecord(source, stage, error_type, message, sha))
+    return result
+
+
+def process_source(path: str | Path, source: str | None = None, settings: Settings | None = None, **meta) -> SourceResult:
+    """Parse one input file; never raises for a bad input (the error is in the result)."""
+    settings = resolve(settings)
+    source = source or str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > settings.max_file_bytes:
+            return _failed(source, None, "read", "too_large", f"{size} bytes exceed max_file_bytes={settings.max_file_bytes}")
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return _failed(source, None, "read", "unreadable_file", f"{type(exc).__name__}: {exc}")
+    sha = hashlib.sha256(data).hexdigest()
+    kind = sniff(data, str(path).lower())
+    try:
+        if not data.strip():
+            raise InputError("empty_file", "the file is empty", "read")
+        if kind == "pdf":
+            return process_pdf(path, source=source, raw_sha256=sha, settings=settings)
+        if kind in ("html", "post"):
+            return process_html(data, source=source, raw_sha256=sha, kind=kind, settings=settings, **meta)
+        raise InputError("unsupported_type", f"neither PDF nor HTML (starts with {data[:12]!r})", "sniff")
+    except InputError as exc:
+        return _failed(source, sha, exc.stage, exc.reason, str(exc))
+    except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return _failed(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
+
+
+def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
+                 http_content_type: str | None = None) -> SourceResult:
+    from pipeline.extract.html import HtmlInputError, extract_html
+    from pipeline.extract.post import extract_post
+
+    if len(data) > settings.max_html_bytes:
+        raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
+    try:
+        if kind == "post":
+            ex = extract_post(data, source=source)
+        else:
+            ex = extract_html(data, source=source, url=url, http_content_type=http_content_type)
+    except HtmlInputError as exc:
+        raise InputError(getattr(exc, "reason", "bad_html"), str(exc), "html") from exc
+    unit = (ex.canonical_url and hashlib.sha256(ex.canonical_url.encode()).hexdigest()[:16]) or raw_sha256[:16]
+    doc = Document(
+        doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
+        published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
+        categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
+        original_url=ex.original_url, images=list(ex.images), blocks=list(ex.blocks), tables=list(ex.tables),
+        warnings=list(ex.warnings),
+    )
+    doc.sections, table_sections = build_sections(doc.blocks)
+    for i, table in enumerate(doc.tables):
+        table.section_seq = table_sections.get(i)
+    from pipeline.toc import numbering_checks
+
+    doc.toc_checks = numbering_checks(doc.sections)
+    result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
+    for r in ex.removed:
+        r.doc_id = doc.doc_id
+    result.removed = list(ex.removed)
+    result.warnings = list(ex.warnings)
+    return result
+
+
+# --- isolation --------------------------------------------------------------------------
+
+
+def _child(conn, path, source, settings, meta) -> None:
+    try:
+        result = process_source(path, source, settings, **meta)
+        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    finally:
+        conn.close()
+
+
+@dataclass
+class Job:
+    path: Path
+    source: str
+    meta: dict = field(default_factory=dict)
+
+
+def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
+             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+    """Process jobs, ``workers`` at a time; results come back in job order."""
+    if not isolate:
+        results = []
+        for job in jobs:
+            results.append(process_source(job.path, job.source, settings, **job.meta))
+            if on_result:
+                on_result(results[-1])
+        return results
+    ctx = mp.get_context("fork")
+    results: list[SourceResult | None] = [None] * len(jobs)
+    running: dict[int, tuple] = {}
+    queue = list(enumerate(jobs))
+    while queue or running:
+        while queue and len(running) < max(1, workers):
+            i, job = queue.pop(0)
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta), daemon=True)
+            proc.start()
+            send.close()
+            running[i] = (proc, recv, time.monotonic(), job)
+        for i, (proc, recv, started, job) in list(running.items()):
+            result = _poll(proc, recv, started, job, settings)
+            if result is not None:
+                results[i] = result
+                del running[i]
+                if on_result:
+                    on_result(result)
+        time.sleep(0.005)
+    return [r for r in results if r is not None]
+
+
+def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceResult | None:
+    if recv.poll():
+        try:
+            result = pickle.loads(recv.recv_bytes())
+        except EOFError:
+            result = _failed(job.source, None, "pipeline", "worker_died", f"worker exited with code {proc.exitcode}")
+        proc.join()
+        recv.close()
+        return result
+    if not proc.is_alive():
+        proc.join()
+        recv.close()
+        return _failed(job.source, None, "pipeline", "worker_died", f"worker exited with code {proc.exitcode} (out of memory?)")
+    if time.monotonic() - started > settings.doc_timeout_s:
+        proc.kill()
+        proc.join()
+        recv.close()
+        return _failed(job.source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:.0f} s time budget")
+    return None
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def commit_results(store: Store, results: Sequence[SourceResult], extra: dict | None = None) -> None:
+    """Write all results as one snapshot: each input's rows replace its previous rows."""
+    parts: dict[str, dict] = {}
+    table_files: dict = {}
+    units: set[str] = set()
+    for r in results:
+        units.add(r.unit_id)
+        if r.kind == "error":
+            parts.setdefault("errors", {})[r.unit_id] = error_table(r.unit_id, r.errors)
+            continue
+        for name, table in result_tables(r).items():
+            parts.setdefault(name, {})[r.unit_id] = table
+        table_files.update(per_table_files(r))
+    for name, by_key in (extra or {}).items():
+        parts.setdefault(name, {}).update(by_key)
+    store.commit(parts, table_files, replace_units=units)
+
+
+@dataclass
+class Summary:
+    inputs: int = 0
+    documents: int = 0
+    chapters: int = 0
+    sections: int = 0
+    tables: int = 0
+    removed: int = 0
+    warnings: int = 0
+    errors: list[ErrorRecord] = field(default_factory=list)
+
+    def add(self, r: SourceResult) -> None:
+        self.inputs += 1
+        self.errors += r.errors
+        self.removed += len(r.removed)
+        self.warnings += len(r.warnings) + sum(len(d.warnings) for d in r.documents)
+        for d in r.documents:
+            self.documents += 1
+            self.chapters += sum(1 for s in d.sections if s.level == "chapter")
+            self.sections += sum(1 for s in d.sections if s.level != "front")
+            self.tables += len(d.tables)
+
+    def line(self) -> str:
+        return (f"{self.inputs} inputs: {self.documents} documents, {self.chapters} chapters, {self.sections} sections, "
+                f"{self.tables} tables, {self.removed} removed lines, {self.warnings} warnings, {len(self.errors)} errors")

@@ -1,0 +1,204 @@
+"""A gazette issue -> its documents.
+
+The issue's own 目录 lists each document's title, 文号 and printed page. Each document
+opens with a header block: the issuer line (…文件), the 文号 on a line of its own, the
+title, the addressees; it closes with the signer, the date and 公开方式. Blocks before the
+first document (cover, issue 目录) are issue front matter; blocks after a document's
+公开方式 line are its back matter (e.g. the gazette colophon after the last document).
+A PDF without any 文号 header is one document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.model import Block, BlockKind, Removed, TocEntry
+from pipeline.toc import is_toc_title, norm_title, parse_toc_blocks
+
+DOC_NUMBER = re.compile(r"[^\s，。：:（）()]{1,24}[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d{1,4}\s*号")
+_ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
+_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
+_PUBLIC = re.compile(r"^公开方式\s*[：:]\s*(.+)$")
+_PAGE_REF = re.compile(r"[（(]\s*(\d{1,4})\s*[）)]\s*$")
+_ISSUER_LINE = re.compile(r"^(.{2,60}?)\s*文\s*件$")
+
+
+@dataclass
+class DocPart:
+    """One document's blocks and header metadata, before outline and tables."""
+
+    blocks: list[Block]
+    doc_number: str | None = None
+    issuer: str | None = None
+    title: str | None = None
+    signed_date: str | None = None
+    publication: str | None = None
+    toc: list[TocEntry] = field(default_factory=list)
+    back_matter: list[Block] = field(default_factory=list)
+    removed: list[Removed] = field(default_factory=list)
+
+
+@dataclass
+class IssueParts:
+    issue: str | None
+    gazette: str | None
+    toc: list[TocEntry]
+    documents: list[DocPart]
+    removed: list[Removed]  # front matter: cover and issue 目录 lines
+
+    def unit_id(self, raw_sha256: str) -> str:
+        if self.issue and self.gazette:
+            return f"{self.issue}-{hashlib.sha1(self.gazette.encode()).hexdigest()[:6]}"
+        return raw_sha256[:16]
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def doc_number_alone(text: str) -> str | None:
+    """The 文号 when a block holds nothing else (a document header line)."""
+    t = _compact(text)
+    m = DOC_NUMBER.fullmatch(t)
+    return m.group(0) if m else None
+
+
+def issue_id(texts: Sequence[str]) -> str | None:
+    for t in texts:
+        m = _ISSUE.search(t)
+        if m:
+            return f"{m.group(1)}-{int(m.group(2))}"
+    return None
+
+
+def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocEntry]:
+    """Issue-level 目录: entries ending in a page reference ``(75)``, holding a 文号.
+
+    An entry may wrap over several lines; short category lines (…文件, 部门文件) that
+    group the entries are not part of any title.
+    """
+    entries = []
+    pending: list[str] = []
+    for block in blocks[start + 1 : stop]:
+        text = block.text.strip()
+        m = _PAGE_REF.search(text)
+        if not m:
+            pending.append(text)
+            continue
+        while pending and _category_line(pending[0]):
+            pending.pop(0)
+        whole = "".join(pending) + text
+        pending = []
+        m = _PAGE_REF.search(whole)
+        body = whole[: m.start()].strip()
+        num = DOC_NUMBER.search(_compact(body))
+        title = body
+        if num:
+            title = re.sub(r"[（(]\s*" + r"\s*".join(map(re.escape, num.group(0))) + r"\s*[）)]", "", body).strip()
+        entries.append(TocEntry("document", None, _collapse_cjk_spaces(title), int(m.group(1)), None, num.group(0) if num else None))
+    return entries
+
+
+def _category_line(text: str) -> bool:
+    return len(text) <= 8 or bool(_ISSUER_LINE.match(text)) and "关于" not in text
+
+
+def _collapse_cjk_spaces(text: str) -> str:
+    return re.sub(r"(?<=[\u4e00-\u9fff“”《》])\s+(?=[\u4e00-\u9fff“”《》])", "", text).strip()
+
+
+def split_issue(blocks: Sequence[Block]) -> IssueParts:
+    headers = [i for i, b in enumerate(blocks) if b.kind is BlockKind.PARAGRAPH and doc_number_alone(b.text)]
+    toc_at = next((i for i, b in enumerate(blocks) if is_toc_title(b.text)), None)
+    first_header = headers[0] if headers else None
+    issue_toc: list[TocEntry] = []
+    if toc_at is not None and first_header is not None and toc_at < first_header:
+        issue_toc = parse_issue_toc(blocks, toc_at, first_header)
+    listed = {_compact(e.doc_number) for e in issue_toc if e.doc_number}
+    if listed:
+        # only a header whose 文号 the issue 目录 lists starts a document (first occurrence)
+        seen: set[str] = set()
+        kept = []
+        for i in headers:
+            num = doc_number_alone(blocks[i].text)
+            if num in listed and num not in seen:
+                kept.append(i)
+                seen.add(num)
+        headers = kept or headers
+    starts = [i - 1 if i > 0 and _ISSUER_LINE.match(blocks[i - 1].text.strip()) else i for i in headers]
+    if not starts:
+        starts = [0]
+    front = blocks[: starts[0]]
+    removed = [Removed(b.page_start, b.text, "issue_toc" if toc_at is not None and i >= toc_at else "issue_cover") for i, b in enumerate(front) if b.text]
+    gazette = next((b.text.strip() for b in front if "公报" in b.text and len(b.text) <= 30), None)
+    parts = []
+    for k, s in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(blocks)
+        parts.append(document_part(list(blocks[s:end])))
+    return IssueParts(issue_id([b.text for b in front]) if front else None, gazette, issue_toc, parts, removed)
+
+
+def document_part(blocks: list[Block]) -> DocPart:
+    """Header metadata, the document's own 目录 and its back matter."""
+    part = DocPart(blocks=blocks)
+    i = 0
+    if blocks and (m := _ISSUER_LINE.match(blocks[0].text.strip())):
+        part.issuer = re.sub(r"\s+", " ", m.group(1)).strip()
+        i = 1
+    if i < len(blocks) and (num := doc_number_alone(blocks[i].text)):
+        part.doc_number = num
+        i += 1
+        if i < len(blocks) and not blocks[i].text.rstrip().endswith(("：", ":")):
+            part.title = _collapse_cjk_spaces(blocks[i].text)
+    for b in blocks:
+        if part.signed_date is None and (m := _DATE.match(_compact(b.text))):
+            part.signed_date = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    # the document's own 目录
+    body: list[Block] = []
+    j = 0
+    while j < len(blocks):
+        b = blocks[j]
+        if b.kind is BlockKind.PARAGRAPH and is_toc_title(b.text) and not part.toc:
+            entries, end = parse_toc_blocks(blocks, j)
+            if entries:
+                part.toc = entries
+                part.removed += [Removed(x.page_start, x.text, "toc") for x in blocks[j:end]]
+                j = end
+                continue
+        body.append(b)
+        j += 1
+    # 公开方式 closes the document; what follows is back matter
+    for k, b in enumerate(body):
+        if m := _PUBLIC.match(_compact(b.text)):
+            part.publication = m.group(1)
+            part.back_matter = body[k + 1 :]
+            body = body[: k + 1]
+            break
+    part.blocks = body
+    return part
+
+
+def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | None]:
+    """(caption, 附件 label) from the short lines right above the table at ``index``."""
+    caption = label = None
+    for b in reversed(blocks[max(0, index - 3) : index]):
+        text = b.text.strip()
+        if b.kind is not BlockKind.PARAGRAPH or not b.set_apart or len(text) > 60:
+            break
+        if re.match(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$", text):
+            label = text
+            break
+        if caption is None and not re.search(r"[。；：:，,]$", text):
+            caption = text
+            continue
+        break
+    if caption and (m := re.match(r"^(附\s*(?:件|表)\s*[0-9一二三四五六七八九十]*)[:：\s]+(.+)$", caption)):
+        label, caption = m.group(1), m.group(2)
+    return caption, label
+
+
+def same_title(a: str | None, b: str | None) -> bool:
+    return bool(a and b and norm_title(a) == norm_title(b))

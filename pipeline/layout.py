@@ -1,0 +1,193 @@
+"""Body lines -> paragraph blocks, re-joining lines that CJK typesetting wrapped.
+
+Within a page a paragraph ends where a line stops short of the right margin, the next
+line is indented (Chinese paragraphs open with a two-character indent), the font size
+changes, the vertical gap widens, or a line is centred. Across a page break a paragraph
+continues when the last body line of page n runs to the right margin and the first body
+line of page n+1 is neither indented nor a heading: furniture between them (watermark,
+page number, running header) has already been tagged by ``clean``.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page
+
+_HEADING_START = re.compile(
+    r"^\s*(第[一二三四五六七八九十百千零〇两\d]+[编章节部分]|附件|附录|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])"
+)
+_SENTENCE_END = re.compile(r"[。！？；：!?;:…”』」）)]$")
+_LATIN_END = re.compile(r"[A-Za-z0-9]$")
+_LATIN_START = re.compile(r"^[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    left: float  # body text's left margin
+    right: float  # body text's right margin
+    size: float  # body font size
+    pitch: float  # usual distance between consecutive baselines
+
+    @property
+    def centre(self) -> float:
+        return (self.left + self.right) / 2
+
+
+def measure(lines: Sequence[Line]) -> Metrics:
+    """Margins, body font size and line pitch, from the lines themselves."""
+    placed = [ln for ln in lines if ln.bbox is not None and len(ln.text) >= 4]
+    if not placed:
+        return Metrics(0.0, 1.0, 10.0, 12.0)
+    size = statistics.median(ln.font_size or 10.0 for ln in placed)
+    lefts = Counter(round(ln.x0) for ln in placed if abs((ln.font_size or size) - size) < 0.6)
+    left = float(min(x for x, n in lefts.items() if n >= max(lefts.values()) * 0.5)) if lefts else 0.0
+    rights = sorted(ln.bbox[2] for ln in placed)
+    right = rights[int(len(rights) * 0.95)]
+    steps = [
+        b.bbox[3] - a.bbox[3]
+        for a, b in zip(placed, placed[1:], strict=False)
+        if a.page_no == b.page_no and 0 < b.bbox[3] - a.bbox[3] < 4 * size
+    ]
+    pitch = statistics.median(steps) if steps else size * 1.5
+    return Metrics(left, right, size, pitch)
+
+
+def _rows(lines: Sequence[Line]) -> list[Line]:
+    """Merge segments of one text row (same baseline) back into one line, joined by a space."""
+    out: list[Line] = []
+    for ln in lines:
+        prev = out[-1] if out else None
+        if prev and prev.page_no == ln.page_no and prev.bbox and ln.bbox and abs(prev.bbox[3] - ln.bbox[3]) < 1.0:
+            bbox = (prev.bbox[0], min(prev.bbox[1], ln.bbox[1]), ln.bbox[2], max(prev.bbox[3], ln.bbox[3]))
+            out[-1] = Line(prev.text + " " + ln.text, ln.page_no, bbox, max(prev.font_size or 0, ln.font_size or 0))
+        else:
+            out.append(ln)
+    return out
+
+
+def _joined(a: str, b: str) -> str:
+    sep = " " if _LATIN_END.search(a) and _LATIN_START.match(b) else ""
+    return a + sep + b
+
+
+class _Shape:
+    """Line-shape tests against the margins of the line's own page layout."""
+
+    def __init__(self, metrics: dict[int, Metrics], widths: dict[int, int]):
+        self.metrics = metrics  # by page width (portrait and landscape pages differ)
+        self.widths = widths  # page_no -> page width
+
+    def _m(self, ln: Line) -> Metrics:
+        return self.metrics[self.widths[ln.page_no]]
+
+    def full(self, ln: Line) -> bool:
+        m = self._m(ln)
+        return ln.bbox is not None and ln.bbox[2] >= m.right - 1.5 * m.size
+
+    def indented(self, ln: Line) -> bool:
+        m = self._m(ln)
+        return ln.x0 >= m.left + 1.2 * m.size
+
+    def centred(self, ln: Line) -> bool:
+        if ln.bbox is None:
+            return False
+        m = self._m(ln)
+        mid = (ln.bbox[0] + ln.bbox[2]) / 2
+        inset = ln.x0 > m.left + m.size and ln.bbox[2] < m.right - m.size
+        return inset and abs(mid - m.centre) < 1.5 * m.size
+
+    def display(self, ln: Line) -> bool:
+        """Set in a larger size than the body text: a title or heading."""
+        return (ln.font_size or 0) > self._m(ln).size + 1.0
+
+    def continues(self, prev: Line, ln: Line) -> bool:
+        """Does ``ln`` continue the paragraph that ``prev`` is part of?"""
+        if self.display(prev) and self.display(ln) and self.centred(ln) and prev.font_size == ln.font_size:
+            # a display heading wrapped onto a second, centred line
+            return prev.page_no == ln.page_no and ln.bbox[3] - prev.bbox[3] < 2.0 * (ln.font_size or 10)
+        if self.indented(ln) or self.centred(ln) or self.centred(prev):
+            return False
+        if abs((prev.font_size or 0) - (ln.font_size or 0)) > 0.6 or _HEADING_START.match(ln.text):
+            return False
+        if prev.page_no != ln.page_no:
+            # the page broke mid-paragraph: prev ran to the margin or stopped mid-sentence
+            return self.full(prev) or not _SENTENCE_END.search(prev.text)
+        if not self.full(prev):
+            return False
+        gap = ln.bbox[3] - prev.bbox[3] if ln.bbox and prev.bbox else 0
+        return gap < 1.6 * self._m(ln).pitch
+
+
+def build_blocks(
+    pages: Sequence[Page],
+    table_anchors: dict[tuple[int, int], int] | None = None,
+    exclude: Sequence[tuple[int, BBox]] = (),
+) -> list[Block]:
+    """Paragraph blocks from the body lines of ``pages``.
+
+    ``exclude``: (page_no, bbox) regions whose lines belong to tables. ``table_anchors``:
+    (page_no, index of the region in ``exclude``) -> table index; a TABLE block is placed
+    there, in reading order.
+    """
+    anchors = table_anchors or {}
+    items: list[tuple[int, float, int, object]] = []  # (page, top, order, Line | table index)
+    for page in pages:
+        body = [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
+        for order, ln in enumerate(_rows(body)):
+            items.append((page.page_no, ln.top, order, ln))
+    for (page_no, region), table_index in anchors.items():
+        items.append((page_no, exclude[region][1][1], -1, table_index))
+    items.sort(key=lambda it: (it[0], it[1], it[2]))
+    lines = [it[3] for it in items if isinstance(it[3], Line)]
+    widths = {p.page_no: round(p.width) for p in pages}
+    metrics = {w: measure([ln for ln in lines if widths[ln.page_no] == w]) for w in set(widths.values())}
+    shape = _Shape(metrics, widths)
+
+    blocks: list[Block] = []
+    para: list[Line] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append(_paragraph(para, shape))
+            para.clear()
+
+    for page_no, _, _, item in items:
+        if not isinstance(item, Line):
+            flush()
+            blocks.append(Block(BlockKind.TABLE, "", page_no, page_no, table_index=item))
+            continue
+        if para and not shape.continues(para[-1], item):
+            flush()
+        para.append(item)
+    flush()
+    return blocks
+
+
+def _paragraph(lines: list[Line], shape: _Shape) -> Block:
+    text = lines[0].text
+    for ln in lines[1:]:
+        text = _joined(text, ln.text)
+    # a heading stands on a line of its own that stops short of the right margin, or is
+    # set off by centring or a display size
+    set_apart = (len(lines) == 1 and not shape.full(lines[0])) or all(
+        shape.centred(ln) or shape.display(ln) for ln in lines
+    )
+    return Block(
+        BlockKind.PARAGRAPH,
+        re.sub(r"[ \t\u00a0]{2,}", " ", text).strip(),
+        lines[0].page_no,
+        lines[-1].page_no,
+        set_apart=set_apart,
+    )
+
+
+def _inside(ln: Line, page_no: int, regions: Sequence[tuple[int, BBox]]) -> bool:
+    if ln.bbox is None:
+        return False
+    cx, cy = (ln.bbox[0] + ln.bbox[2]) / 2, (ln.bbox[1] + ln.bbox[3]) / 2
+    return any(p == page_no and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for p, b in regions)

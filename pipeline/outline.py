@@ -1,0 +1,208 @@
+"""Headings and the section tree.
+
+The heading grammar is one ordered table (``GRAMMAR``): level name, rank (smaller is
+higher), and the pattern of the heading's number. A block is a heading when its start
+matches a pattern *and* its shape fits:
+
+* 编/章/节/部分 headings stand alone: short, no sentence punctuation inside, set apart
+  (their own line). ``第一章规定的事项…`` inside a paragraph is body text.
+* 条 articles and 一、/（一）/1./（1） items often run in: ``（一）指导思想。深入贯彻…``.
+  The run-in title (up to the first 。 or ：, when short) is the heading's title; the rest
+  of the paragraph is the section's text.
+
+Levels: part (编, 部分), chapter (章), section (节), article (条), item (一、),
+subitem (（一）), point (1.), subpoint (（1）), heading (an input-marked heading without a
+number, e.g. an HTML <h2> or a <strong>-only paragraph), front (text before the first
+heading), back_matter (after the document's 公开方式 line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pipeline.model import Block, BlockKind, Section
+
+CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+NUM = r"[一二三四五六七八九十百千零〇○两\d]+"
+
+
+def cn_to_int(text: str) -> int | None:
+    """Chinese (or Arabic) numeral to int: 十二 -> 12, 一百零五 -> 105, 二〇二一 -> 2021."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    if all(ch in CN_DIGITS for ch in text):  # digit by digit: 二〇二一
+        return int("".join(str(CN_DIGITS[ch]) for ch in text))
+    total, digit = 0, 0
+    for ch in text:
+        if ch in CN_DIGITS:
+            digit = CN_DIGITS[ch]
+        elif ch in CN_UNITS:
+            total += (digit or 1) * CN_UNITS[ch]
+            digit = 0
+        else:
+            return None
+    return total + digit
+
+
+@dataclass(frozen=True)
+class Rule:
+    level: str
+    rank: int
+    pattern: re.Pattern[str]
+    run_in: bool  # may share its paragraph with body text
+
+
+_SP = r"[\s\u3000]*"
+GRAMMAR: tuple[Rule, ...] = (
+    Rule("part", 1, re.compile(rf"^第{_SP}({NUM}){_SP}(?:编|部分)"), False),
+    Rule("chapter", 2, re.compile(rf"^第{_SP}({NUM}){_SP}章"), False),
+    Rule("section", 3, re.compile(rf"^第{_SP}({NUM}){_SP}节"), False),
+    Rule("article", 4, re.compile(rf"^第{_SP}({NUM}){_SP}条"), True),
+    Rule("item", 5, re.compile(r"^([一二三四五六七八九十百]+)[、，,]"), True),
+    Rule("subitem", 6, re.compile(r"^[（(]([一二三四五六七八九十百]+)[）)]"), True),
+    Rule("point", 7, re.compile(r"^(\d{1,3})[.．、](?!\d)"), True),
+    Rule("subpoint", 8, re.compile(r"^[（(](\d{1,3})[）)]"), True),
+)
+LEVELS = tuple(r.level for r in GRAMMAR)
+
+_SENTENCE_PUNCT = re.compile(r"[。；！？!?;]")
+MAX_HEADING_CHARS = 60
+MAX_RUN_IN_TITLE = 30
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: str
+    rank: int
+    number: int | None
+    heading: str  # the heading as printed (cleaned)
+    title: str  # without its number
+    rest: str  # run-in body text after the heading
+
+
+def _standalone_ok(text: str, set_apart: bool, run_in: bool) -> bool:
+    # a run-in level may end its lone heading with 。 or ：; a chapter heading never does
+    body = text.rstrip("。.：:") if run_in else text
+    return set_apart and len(text) <= MAX_HEADING_CHARS and not _SENTENCE_PUNCT.search(body)
+
+
+def parse_heading(text: str, set_apart: bool = True) -> Heading | None:
+    """Recognise a heading at the start of ``text`` (a whole paragraph)."""
+    text = text.strip()
+    for rule in GRAMMAR:
+        m = rule.pattern.match(text)
+        if not m:
+            continue
+        number = cn_to_int(m.group(1))
+        after = text[m.end() :].lstrip(" \u3000")
+        marker = text[: m.end()].strip()
+        if rule.level == "article":  # 第一条　为了…: an article has no title of its own
+            return Heading(rule.level, rule.rank, number, marker, "", after.strip())
+        if _standalone_ok(text, set_apart, rule.run_in):
+            return Heading(rule.level, rule.rank, number, text, _clean_title(after), "")
+        if not rule.run_in:
+            return None
+        run_in = re.match(rf"^([^，,]{{1,{MAX_RUN_IN_TITLE}}}?[。：:])", after)
+        if run_in and not _SENTENCE_PUNCT.search(run_in.group(1)[:-1]):
+            title = run_in.group(1)
+            heading = text[: len(text) - len(after)] + title
+            return Heading(rule.level, rule.rank, number, heading.strip(), _clean_title(title), after[len(title) :].strip())
+        return Heading(rule.level, rule.rank, number, marker, "", after.strip())
+    return None
+
+
+def _clean_title(title: str) -> str:
+    title = re.sub(r"[\s\u3000]+", " ", title).strip()
+    title = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", title) if _spaced_out(title) else title
+    return title.rstrip("。：:").strip()
+
+
+def _spaced_out(title: str) -> bool:
+    """总　则 / 附　则: characters spread out with spaces for typographic effect."""
+    parts = title.split(" ")
+    return len(parts) > 1 and all(len(p) <= 2 for p in parts)
+
+
+def heading_of(block: Block) -> Heading | None:
+    if block.kind is BlockKind.HEADING:
+        found = parse_heading(block.text, True)
+        if found:
+            return found
+        text = block.text.strip()
+        # <h1>..<h6> rank above all numbered levels, in their own order; <strong> (7) last
+        return Heading("heading", (block.heading_level or 7) - 7, None, text, _clean_title(text), "")
+    if block.kind is BlockKind.PARAGRAPH:
+        return parse_heading(block.text, block.set_apart)
+    return None
+
+
+def build_sections(
+    blocks: Sequence[Block],
+    back_matter: Sequence[Block] = (),
+    table_label: Callable[[int], str] = lambda i: f"[表 {i + 1}]",
+) -> tuple[list[Section], dict[int, int]]:
+    """Split blocks into a section tree.
+
+    Section 0 (level ``front``) holds text before the first heading; every section's
+    ``parent_seq`` points at the nearest higher-ranked one; ``back_matter`` blocks form a
+    last top-level section. A TABLE block leaves ``table_label(i)`` in the text. Returns
+    the sections and, per table index, the seq of the section it sits in.
+    """
+    sections = [Section(0, "front", None, "", "", None, "", "", None, None, 0)]
+    stack: list[tuple[int, Section]] = []  # (rank, section)
+    texts: dict[int, list[str]] = {0: []}
+    table_sections: dict[int, int] = {}
+
+    def add_text(sec: Section, block: Block) -> None:
+        if block.kind is BlockKind.TABLE and block.table_index is not None:
+            table_sections[block.table_index] = sec.seq
+            texts[sec.seq].append(table_label(block.table_index))
+        else:
+            texts[sec.seq].append(block.text)
+        _extend(sec, block)
+
+    for block in blocks:
+        h = heading_of(block)
+        if h is None:
+            add_text(stack[-1][1] if stack else sections[0], block)
+            continue
+        while stack and stack[-1][0] >= h.rank:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        key = _path_key(h.heading)
+        sec = Section(
+            len(sections), h.level, h.number, h.heading, h.title, parent.seq if parent else None,
+            f"{parent.path}/{key}" if parent else key, "", block.page_start, block.page_end,
+            (parent.depth + 1) if parent else 1,
+        )
+        sections.append(sec)
+        texts[sec.seq] = [h.rest] if h.rest else []
+        stack.append((h.rank, sec))
+    if back_matter:
+        sec = Section(len(sections), "back_matter", None, "", "", None, "back_matter", "", None, None, 1)
+        sections.append(sec)
+        texts[sec.seq] = []
+        for block in back_matter:
+            add_text(sec, block)
+    for sec in sections:
+        sec.text = "\n".join(t for t in texts.get(sec.seq, []) if t)
+    return sections, table_sections
+
+
+def _path_key(printed: str) -> str:
+    m = re.match(rf"^(第{_SP}{NUM}{_SP}[编章节条]|第{_SP}{NUM}{_SP}部分|[一二三四五六七八九十百]+、|[（(][^）)]+[）)]|\d+[.．、]?)", printed)
+    return re.sub(r"[\s\u3000/]", "", m.group(1)).rstrip("、.．") if m else printed.replace("/", "／")[:20]
+
+
+def _extend(sec: Section, block: Block) -> None:
+    if block.page_start is None:
+        return
+    if sec.page_start is None:
+        sec.page_start = block.page_start
+    sec.page_end = max(sec.page_end or 0, block.page_end or block.page_start)

@@ -1,0 +1,155 @@
+"""One input (PDF, HTML page or front-matter post) -> ``SourceResult``: the stages in order.
+
+PDF:  extract -> clean -> tables -> layout -> issue split -> outline -> 目录 check
+HTML: decode -> extract main content -> outline
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline import PIPELINE_VERSION
+from pipeline.clean import clean_pages
+from pipeline.extract.pdf import PdfError, open_pdf
+from pipeline.issue import DocPart, caption_for, split_issue
+from pipeline.layout import build_blocks
+from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, SourceResult
+from pipeline.outline import build_sections
+from pipeline.settings import Settings, resolve
+from pipeline.tables import merge_across_pages, to_table
+from pipeline.toc import check_document, check_issue
+
+
+class InputError(Exception):
+    """A bad input: ``reason`` is a short tag (not_a_pdf, encrypted, no_text_layer, ...)."""
+
+    def __init__(self, reason: str, message: str, stage: str = "extract"):
+        super().__init__(message)
+        self.reason = reason
+        self.stage = stage
+
+
+def sniff(data: bytes, name: str = "") -> str:
+    """The input kind from the bytes (a file's extension may lie): pdf / post / html."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf\r\n\t ")
+    if data[:1024].find(b"%PDF-") != -1:
+        return "pdf"
+    if head.startswith(b"---") and (name.endswith((".md", ".markdown")) or b"\ntitle:" in data[:4096]):
+        return "post"
+    low = head[:512].lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<meta", b"<div", b"<p")) or b"<html" in data[:4096].lower():
+        return "html"
+    if name.endswith((".md", ".markdown")):
+        return "post"
+    return "unknown"
+
+
+def read_pages(path: str | Path, settings: Settings) -> list[Page]:
+    with open_pdf(path, settings.backend) as reader:
+        if reader.n_pages == 0:
+            raise InputError("empty_pdf", "the PDF has no pages")
+        if reader.n_pages > settings.max_pages:
+            raise InputError("too_many_pages", f"{reader.n_pages} pages exceed max_pages={settings.max_pages}")
+        return list(reader.pages())
+
+
+def printed_offset(pages: Sequence[Page]) -> int | None:
+    """printed page number - physical page number, by majority over pages that print one."""
+    diffs = [p.printed_no - p.page_no for p in pages if p.printed_no is not None]
+    return statistics.mode(diffs) if diffs else None
+
+
+def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Settings | None = None) -> SourceResult:
+    settings = resolve(settings)
+    try:
+        pages = read_pages(path, settings)
+    except PdfError as exc:
+        raise InputError(exc.reason, str(exc)) from exc
+    if not any(ln.text.strip() for p in pages for ln in p.lines):
+        raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
+    pages = clean_pages(pages, settings)
+    merged, regions = merge_across_pages(pages, settings)
+    anchors = {(m.pieces[0].page_no, m.pieces[0].region): i for i, m in enumerate(merged)}
+    blocks = build_blocks(pages, anchors, regions)
+    parts = split_issue(blocks)
+    unit_id = parts.unit_id(raw_sha256)
+    offset = printed_offset(pages)
+    kind = "gazette_pdf" if parts.issue or any(p.doc_number for p in parts.documents) else "pdf"
+    result = SourceResult(source, raw_sha256, unit_id, kind, n_pages=len(pages))
+    for n, part in enumerate(parts.documents, start=1):
+        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, merged, offset)
+        if doc.title is None:
+            doc.title = _largest_text(pages, doc.page_start)
+        result.documents.append(doc)
+    if parts.toc:
+        result.issue_toc_checks = check_issue(parts.toc, result.documents)
+    result.removed = _removed(pages, result.documents, parts.removed, [p.removed for p in parts.documents])
+    return result
+
+
+def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, merged, offset) -> Document:
+    all_blocks = part.blocks + part.back_matter
+    pages = [b.page_start for b in all_blocks if b.page_start] + [b.page_end for b in all_blocks if b.page_end]
+    doc = Document(
+        doc_id=doc_id, kind=kind, source=source, raw_sha256=sha, title=part.title, issue=issue,
+        doc_number=part.doc_number, issuer=part.issuer, signed_date=part.signed_date, publication=part.publication,
+        page_start=min(pages) if pages else None, page_end=max(pages) if pages else None, toc=part.toc,
+    )
+    if doc.page_start is not None and offset is not None:
+        doc.printed_page_start = doc.page_start + offset
+    # renumber this document's tables t1, t2, ... in reading order
+    local: dict[int, int] = {}
+    renumbered: list[Block] = []
+    for b in part.blocks + part.back_matter:
+        if b.kind is BlockKind.TABLE and b.table_index is not None:
+            local.setdefault(b.table_index, len(local))
+            b = Block(BlockKind.TABLE, "", b.page_start, b.page_end, table_index=local[b.table_index])
+        renumbered.append(b)
+    body, back = renumbered[: len(part.blocks)], renumbered[len(part.blocks) :]
+    doc.blocks = renumbered
+    doc.sections, table_sections = build_sections(body, back)
+    for source_index, i in sorted(local.items(), key=lambda kv: kv[1]):
+        table = to_table(merged[source_index], f"t{i + 1}")
+        at = next(k for k, b in enumerate(renumbered) if b.kind is BlockKind.TABLE and b.table_index == i)
+        table.caption, table.label = caption_for(renumbered, at)
+        table.section_seq = table_sections.get(i)
+        doc.tables.append(table)
+    doc.toc_checks = check_document(doc, offset)
+    return doc
+
+
+def _largest_text(pages: Sequence[Page], page_no: int | None) -> str | None:
+    """Title of a PDF without a gazette header: the largest text on its first page."""
+    page = next((p for p in pages if p.page_no == (page_no or 1)), pages[0] if pages else None)
+    body = [ln for ln in page.lines if ln.layer is Layer.BODY] if page else []
+    if not body:
+        return None
+    top = max(ln.font_size or 0 for ln in body)
+    return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - 0.5)[:200]
+
+
+def _removed(pages: Sequence[Page], documents: Sequence[Document], front: list[Removed], per_doc: list[list[Removed]]) -> list[Removed]:
+    def doc_for(page: int | None) -> str | None:
+        for d in documents:
+            if page is not None and d.page_start is not None and d.page_start <= page <= (d.page_end or page):
+                return d.doc_id
+        return None
+
+    out = [Removed(r.page, r.text, r.reason, None) for r in front]
+    for doc, removed in zip(documents, per_doc, strict=True):
+        out += [Removed(r.page, r.text, r.reason, doc.doc_id) for r in removed]
+    for page in pages:
+        for ln in page.lines:
+            if ln.layer is not Layer.BODY:
+                out.append(Removed(page.page_no, ln.text, ln.reason or str(ln.layer), doc_for(page.page_no)))
+    return out
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+__all__ = ["InputError", "process_pdf", "sniff", "printed_offset", "PIPELINE_VERSION"]

@@ -1,0 +1,219 @@
+"""Parquet output with atomic, all-datasets-at-once commits.
+
+Layout of an output directory::
+
+    output/
+      documents -> .gazette/current/documents        (stable symlinks, one per dataset)
+      sections, table_cells, removed, toc_checks, errors, runs, fetches   (likewise)
+      tables.parquet -> .gazette/current/tables.parquet   (the ``tables`` dataset, one file)
+      tables -> .gazette/current/table_files         (tables/<doc_id>/<table_id>.parquet)
+      .gazette/current -> snapshots/000042            (swapped atomically)
+      .gazette/snapshots/000042/<dataset>/<unit_id>.parquet
+      .gazette/lock
+
+The ``tables`` dataset is published as one file, ``tables.parquet``, because the folder
+``tables/`` holds each table as its own typed Parquet file (different columns per table),
+which a dataset reader must not mix with the index rows.
+
+A commit builds the next snapshot beside the current one (unchanged part files are hard
+links, so it costs little), renames it into place and swaps the ``current`` symlink with
+``os.replace``. A reader opening ``output/<dataset>`` sees either the old snapshot or the
+new one in every dataset, never a mix; a process killed at any moment leaves ``current``
+on a complete snapshot, and the next commit sweeps the debris. Commits hold an exclusive
+``flock``, and each one starts from the then-current snapshot, so two concurrent runs
+serialise and neither loses the other's documents. Re-processing an input replaces its
+``<unit_id>.parquet`` part in every dataset: rows are replaced, never duplicated.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from pipeline.schema import DATASETS, SCHEMA_VERSION, with_version
+
+PER_TABLE_DIR = "table_files"  # published as output/tables/
+PUBLIC_LINKS = {name: name for name in DATASETS if name != "tables"} | {
+    "tables.parquet": "tables.parquet",
+    "tables": PER_TABLE_DIR,
+}
+KEEP_SNAPSHOTS = 2
+
+
+class SchemaMismatch(RuntimeError):
+    pass
+
+
+def _safe_name(key: str) -> str:
+    if not key or key.startswith(".") or "/" in key or "\\" in key or "\x00" in key:
+        raise ValueError(f"unsafe part name {key!r}")
+    return key
+
+
+class Store:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.meta = self.root / ".gazette"
+        self.snapshots = self.meta / "snapshots"
+
+    # --- reading ----------------------------------------------------------------------
+
+    def current(self) -> Path | None:
+        link = self.meta / "current"
+        return link.resolve() if link.exists() else None
+
+    def dataset_path(self, name: str) -> Path:
+        return self.root / name
+
+    def read(self, name: str, filter=None) -> pa.Table:
+        """A whole dataset (empty table of the right schema when nothing is there yet)."""
+        snap = self.current()
+        if snap is None:
+            return DATASETS[name].empty_table()
+        return self._read_dir(snap / name, name, filter)
+
+    @staticmethod
+    def _read_dir(folder: Path, name: str, filter=None) -> pa.Table:
+        files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+        if not files:
+            return DATASETS[name].empty_table()
+        return ds.dataset([str(f) for f in files], schema=DATASETS[name], format="parquet").to_table(filter=filter)
+
+    def read_table_file(self, doc_id: str, table_id: str) -> pa.Table:
+        snap = self.current()
+        return pq.read_table(snap / PER_TABLE_DIR / _safe_name(doc_id) / f"{_safe_name(table_id)}.parquet")
+
+    def units(self) -> set[str]:
+        snap = self.current()
+        folder = snap / "documents" if snap else None
+        return {p.stem for p in folder.glob("*.parquet")} if folder and folder.exists() else set()
+
+    # --- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.meta.mkdir(parents=True, exist_ok=True)
+        with open(self.meta / "lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def commit(
+        self,
+        parts: Mapping[str, Mapping[str, pa.Table]],
+        table_files: Mapping[str, pa.Table] | None = None,
+        replace_units: set[str] | None = None,
+    ) -> Path:
+        """Write ``parts`` ({dataset: {part_key: table}}) as one new snapshot.
+
+        ``replace_units``: units whose old parts (in every unit dataset) and per-table files
+        are dropped, even where the new result writes none (a document that now fails).
+        ``table_files``: ``<doc_id>/<table_id>`` -> typed per-table data.
+        """
+        replace_units = set(replace_units or ())
+        for dataset in parts:
+            if dataset not in DATASETS:
+                raise ValueError(f"unknown dataset {dataset!r}")
+        with self._lock():
+            old = self.current()
+            self._check_version(old)
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            self._sweep(old)
+            number = int(old.name) + 1 if old else 1
+            tmp = self.snapshots / f".tmp-{uuid.uuid4().hex}"
+            tmp.mkdir()
+            for name in DATASETS:
+                (tmp / name).mkdir()
+                new_keys = set(parts.get(name, {}))
+                if old and (old / name).exists():
+                    for f in (old / name).glob("*.parquet"):
+                        if f.stem not in new_keys and f.stem not in replace_units:
+                            os.link(f, tmp / name / f.name)
+                for key, table in parts.get(name, {}).items():
+                    _write(table.cast(DATASETS[name]), tmp / name / f"{_safe_name(key)}.parquet")
+            self._table_files(old, tmp, table_files or {}, replace_units)
+            _write(self._read_dir(tmp / "tables", "tables"), tmp / "tables.parquet")
+            (tmp / "_meta.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "snapshot": number}))
+            _fsync_dir(tmp)
+            final = self.snapshots / f"{number:06d}"
+            os.rename(tmp, final)
+            link_tmp = self.meta / f".current-{uuid.uuid4().hex}"
+            os.symlink(Path("snapshots") / final.name, link_tmp)
+            os.replace(link_tmp, self.meta / "current")
+            _fsync_dir(self.meta)
+            self._ensure_links()
+            self._prune()
+            return final
+
+    def _table_files(self, old: Path | None, tmp: Path, files: Mapping[str, pa.Table], replace_units: set[str]) -> None:
+        out = tmp / PER_TABLE_DIR
+        out.mkdir()
+        new_docs = {key.split("/")[0] for key in files}
+        if old and (old / PER_TABLE_DIR).exists():
+            for doc_dir in (old / PER_TABLE_DIR).iterdir():
+                if not doc_dir.is_dir() or doc_dir.name in new_docs:
+                    continue
+                if any(doc_dir.name.startswith(u + "-") for u in replace_units):
+                    continue
+                (out / doc_dir.name).mkdir()
+                for f in doc_dir.glob("*.parquet"):
+                    os.link(f, out / doc_dir.name / f.name)
+        for key, table in files.items():
+            doc_id, table_id = key.split("/")
+            (out / _safe_name(doc_id)).mkdir(exist_ok=True)
+            _write(table, out / doc_id / f"{_safe_name(table_id)}.parquet")
+
+    def _check_version(self, snap: Path | None) -> None:
+        if snap is None or not (snap / "_meta.json").exists():
+            return
+        found = json.loads((snap / "_meta.json").read_text()).get("schema_version")
+        if found != SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"{self.root} holds schema version {found}, this pipeline writes {SCHEMA_VERSION}: "
+                "write to a new --out directory (gazette reprocess --all reads the raw store)"
+            )
+
+    def _ensure_links(self) -> None:
+        for public, internal in PUBLIC_LINKS.items():
+            link = self.root / public
+            if not link.is_symlink():
+                if link.exists():
+                    raise RuntimeError(f"{link} exists and is not a gazette dataset link")
+                os.symlink(Path(".gazette") / "current" / internal, link)
+
+    def _sweep(self, keep: Path | None) -> None:
+        """Remove what a killed commit left behind."""
+        for p in self.snapshots.glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in self.meta.glob(".current-*"):
+            p.unlink(missing_ok=True)
+
+    def _prune(self) -> None:
+        snaps = sorted(p for p in self.snapshots.iterdir() if p.name.isdigit())
+        for p in snaps[:-KEEP_SNAPSHOTS]:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **with_version(table.schema).metadata})
+    pq.write_table(table, path, compression="zstd")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,276 @@
+"""目录: parse a document's (and an issue's) table of contents and check it against the body.
+
+Statuses per 目录 entry: ``ok`` (titles equal after normalising whitespace, width and
+quote styles), ``title_mismatch`` (same level and number, other title; ``similarity`` from
+rapidfuzz), ``missing``, ``out_of_order``, ``page_mismatch`` (printed page of the heading
+differs from the entry's page). Body headings at a listed level that the 目录 lacks are
+``extra``. Numbering ``gap`` and ``duplicate`` rows are reported with or without a 目录.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from rapidfuzz import fuzz
+
+from pipeline.model import Block, BlockKind, Document, Section, TocCheck, TocEntry
+from pipeline.outline import parse_heading
+
+CHECKED_LEVELS = ("part", "chapter", "section")
+_TOC_TITLE = re.compile(r"^目\s*录$")
+_LEADER_PAGE = re.compile(r"^(.*?)(?:[\s.·…．。_-]{2,}|\s+)(\d{1,4})$")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'})
+
+
+def is_toc_title(text: str) -> bool:
+    return bool(_TOC_TITLE.match(text.strip()))
+
+
+def norm_title(text: str) -> str:
+    """Whitespace, full/half width and quote styles folded, for comparing titles."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).translate(_QUOTES))
+
+
+def _split_page(text: str) -> tuple[str, int | None]:
+    m = _LEADER_PAGE.match(text.strip())
+    if m and m.group(1).strip():
+        return m.group(1).strip(" .·…．_"), int(m.group(2))
+    return text.strip(), None
+
+
+def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry], int]:
+    """Entries of the 目录 whose title block is ``blocks[start]``; returns (entries, end).
+
+    The 目录 ends at the first block that is not an entry (long text, sentence
+    punctuation) or at an entry that repeats the first one: the body's first heading.
+    Wrapped entries (a block that is no heading, right after an entry without a page)
+    are joined to that entry.
+    """
+    entries: list[TocEntry] = []
+    first_key = None
+    chapter: int | None = None
+    i = start + 1
+    while i < len(blocks):
+        block = blocks[i]
+        if block.kind is not BlockKind.PARAGRAPH:
+            break
+        text, page = _split_page(block.text)
+        h = parse_heading(text, True)
+        if h and h.level in CHECKED_LEVELS + ("article",):
+            key = (h.level, h.number)
+            if first_key is None:
+                first_key = key
+            elif key == first_key:
+                break  # the body starts with the 目录's first heading again
+            if h.level == "chapter":
+                chapter = h.number
+            parent = chapter if h.level == "section" else None
+            entries.append(TocEntry(h.level, h.number, h.title, page, parent))
+        elif h and len(text) <= 60:
+            entries.append(TocEntry(h.level, h.number, h.title, page))  # 一、 items: listed, not checked
+        elif re.match(r"^附\s*(件|录)", text) and len(text) <= 80:
+            entries.append(TocEntry("appendix", None, text, page))
+        elif entries and entries[-1].page is None and len(text) <= 40 and not re.search(r"[。；]", text):
+            entries[-1].title += text  # second line of a wrapped entry
+            entries[-1].page = page
+        else:
+            break
+        i += 1
+    return entries, i
+
+
+# --- checking ---------------------------------------------------------------------------
+
+
+def _key(level: str, number: int | None, parent: int | None) -> tuple:
+    return (level, parent if level == "section" else None, number)
+
+
+def _body_headings(sections: Sequence[Section]) -> list[tuple[tuple, Section]]:
+    by_seq = {s.seq: s for s in sections}
+    out = []
+    for s in sections:
+        if s.level not in CHECKED_LEVELS:
+            continue
+        parent = None
+        if s.level == "section" and s.parent_seq is not None and by_seq[s.parent_seq].level == "chapter":
+            parent = by_seq[s.parent_seq].number
+        out.append((_key(s.level, s.number, parent), s))
+    return out
+
+
+def _lis(values: list[int]) -> set[int]:
+    """Indexes of one longest strictly increasing subsequence of ``values``."""
+    import bisect
+
+    tails: list[int] = []
+    tails_idx: list[int] = []
+    prev = [-1] * len(values)
+    for i, v in enumerate(values):
+        k = bisect.bisect_left(tails, v)
+        if k == len(tails):
+            tails.append(v)
+            tails_idx.append(i)
+        else:
+            tails[k] = v
+            tails_idx[k] = i
+        prev[i] = tails_idx[k - 1] if k else -1
+    out, i = set(), tails_idx[-1] if tails_idx else -1
+    while i >= 0:
+        out.add(i)
+        i = prev[i]
+    return out
+
+
+def check_document(doc: Document, printed_offset: int | None) -> list[TocCheck]:
+    """Compare the document's 目录 with its section headings; add numbering checks."""
+    checks: list[TocCheck] = []
+    body = _body_headings(doc.sections)
+    entries = [e for e in doc.toc if e.level in CHECKED_LEVELS]
+    if entries:
+        checks += _compare(entries, body, printed_offset)
+    checks += numbering_checks(doc.sections)
+    return checks
+
+
+def _compare(entries: list[TocEntry], body: list[tuple[tuple, Section]], offset: int | None) -> list[TocCheck]:
+    positions: dict[tuple, list[int]] = {}
+    for pos, (key, _) in enumerate(body):
+        positions.setdefault(key, []).append(pos)
+    matched: list[int | None] = []
+    used: set[int] = set()
+    for e in entries:
+        cands = [p for p in positions.get(_key(e.level, e.number, e.parent_number), []) if p not in used]
+        matched.append(cands[0] if cands else None)
+        if cands:
+            used.add(cands[0])
+    found = [(i, p) for i, p in enumerate(matched) if p is not None]
+    in_order = {found[k][0] for k in _lis([p for _, p in found])}
+    checks = []
+    for i, e in enumerate(entries):
+        pos = matched[i]
+        if pos is None:
+            checks.append(TocCheck(e.level, e.number, "missing", e.title, None, None, e.page, None, e.parent_number))
+            continue
+        sec = body[pos][1]
+        body_page = sec.page_start + offset if (offset is not None and sec.page_start is not None) else None
+        same = norm_title(e.title) == norm_title(sec.title)
+        sim = round(fuzz.ratio(norm_title(e.title), norm_title(sec.title)) / 100, 3)
+        if i not in in_order:
+            status = "out_of_order"
+        elif not same:
+            status = "title_mismatch"
+        elif e.page is not None and body_page is not None and e.page != body_page:
+            status = "page_mismatch"
+        else:
+            status = "ok"
+        checks.append(TocCheck(e.level, e.number, status, e.title, sec.title, sim, e.page, body_page, e.parent_number))
+    levels = {e.level for e in entries}
+    for pos, (key, sec) in enumerate(body):
+        if pos not in used and sec.level in levels:
+            page = sec.page_start + offset if (offset is not None and sec.page_start is not None) else None
+            checks.append(TocCheck(sec.level, sec.number, "extra", None, sec.title, None, None, page, key[1]))
+    return checks
+
+
+def numbering_checks(sections: Sequence[Section]) -> list[TocCheck]:
+    """Gaps and duplicates in sibling numbering (第三章 then 第五章), 目录 or not."""
+    checks = []
+    groups: dict[tuple, list[Section]] = {}
+    for s in sections:
+        if s.level in CHECKED_LEVELS + ("article",) and s.number is not None:
+            parent = s.parent_seq if s.level == "section" else None
+            groups.setdefault((s.level, parent), []).append(s)
+    by_seq = {s.seq: s for s in sections}
+    for (level, parent_seq), sibs in groups.items():
+        parent_no = by_seq[parent_seq].number if parent_seq is not None else None
+        prev = None
+        for s in sibs:
+            if prev is not None:
+                if s.number == prev.number:
+                    checks.append(TocCheck(level, s.number, "duplicate", None, s.title, None, None, None, parent_no, f"{s.heading} repeats {prev.heading}"))
+                elif s.number > prev.number + 1:
+                    missing = ", ".join(str(n) for n in range(prev.number + 1, s.number))
+                    checks.append(TocCheck(level, s.number, "gap", None, s.title, None, None, None, parent_no, f"numbers {missing} skipped before {s.heading}"))
+            prev = s
+    return checks
+
+
+def check_issue(toc: Sequence[TocEntry], documents: Sequence[Document]) -> list[TocCheck]:
+    """Every document the issue's 目录 lists is there and starts on the referenced page."""
+    checks = []
+    by_number = {norm_title(d.doc_number): d for d in documents if d.doc_number}
+    seen = set()
+    for e in toc:
+        doc = by_number.get(norm_title(e.doc_number or ""))
+        if doc is None:
+            checks.append(TocCheck("document", None, "missing", e.title, None, None, e.page, None, None, e.doc_number))
+            continue
+        seen.add(doc.doc_id)
+        sim = round(fuzz.ratio(norm_title(e.title), norm_title(doc.title or "")) / 100, 3)
+        status = "ok"
+        if e.page is not None and doc.printed_page_start is not None and e.page != doc.printed_page_start:
+            status = "page_mismatch"
+        checks.append(TocCheck("document", None, status, e.title, doc.title, sim, e.page, doc.printed_page_start, None, e.doc_number))
+    if toc:
+        for d in documents:
+            if d.doc_id not in seen:
+                checks.append(TocCheck("document", None, "extra", None, d.title, None, None, d.printed_page_start, None, d.doc_number))
+    return checks
+
+
+def render_markdown(doc_id: str, checks: Sequence[TocCheck]) -> str:
+    """A readable per-document report (used by the CLI and as a Prefect artifact)."""
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    lines = [f"### {doc_id}", "", ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no 目录 entries", ""]
+    problems = [c for c in checks if c.status != "ok"]
+    if problems:
+        lines += ["| level | number | status | 目录 | body | similarity | pages |", "|---|---|---|---|---|---|---|"]
+        for c in problems:
+            num = f"{c.parent_number}.{c.number}" if c.parent_number is not None and c.level == "section" else c.number
+            pages = f"{c.toc_page}→{c.body_page}" if c.toc_page or c.body_page else ""
+            lines.append(f"| {c.level} | {num if num is not None else ''} | {c.status} | {c.toc_title or ''} | {c.body_title or c.detail or ''} | {c.similarity if c.similarity is not None else ''} | {pages} |")
+    return "\n".join(lines) + "\n"
+
+
+STRICT_FAILURES = ("missing", "out_of_order", "extra")
+
+
+def render_report(documents, toc_checks) -> tuple[str, bool]:
+    """Per-document text report from the ``documents`` and ``toc_checks`` datasets.
+
+    Returns (report, failing): failing when any row is missing, out of order or extra.
+    """
+    checks_by_doc: dict[str, list[dict]] = {}
+    for row in toc_checks.to_pylist():
+        checks_by_doc.setdefault(row["doc_id"], []).append(row)
+    out, failing = [], False
+    for doc in sorted(documents.to_pylist(), key=lambda d: d["doc_id"]):
+        rows = checks_by_doc.pop(doc["doc_id"], [])
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        entries = sum(v for k, v in counts.items() if k not in ("extra", "gap", "duplicate"))
+        verdict = "no 目录" if doc["toc_complete"] is None else ("complete" if doc["toc_complete"] else "INCOMPLETE")
+        out.append(f"{doc['doc_id']}  {doc['doc_number'] or ''}  {doc['title'] or ''}")
+        out.append(f"  目录: {verdict}; {entries} entries checked: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        for r in rows:
+            if r["status"] == "ok":
+                continue
+            failing = failing or r["status"] in STRICT_FAILURES
+            num = f"{r['parent_number']}.{r['number']}" if r["level"] == "section" and r["parent_number"] else (r["number"] or "")
+            sim = f" (similarity {r['similarity']:.2f})" if r["similarity"] is not None else ""
+            pages = f" pages 目录 {r['toc_page']} / body {r['body_page']}" if r["status"] == "page_mismatch" else ""
+            out.append(f"  {r['status']:<15} {r['level']} {num}: 目录「{r['toc_title'] or '-'}」 body「{r['body_title'] or r['detail'] or '-'}」{sim}{pages}")
+    for unit, rows in checks_by_doc.items():  # issue-level rows
+        found = sum(1 for r in rows if r["status"] == "ok")
+        out.append(f"issue {unit}: {found} of {sum(1 for r in rows if r['status'] != 'extra')} listed documents found as listed")
+        for r in rows:
+            if r["status"] != "ok":
+                failing = failing or r["status"] in STRICT_FAILURES
+                out.append(f"  {r['status']:<15} {r['detail'] or ''} {r['toc_title'] or r['body_title'] or ''} (目录 p.{r['toc_page']}, body p.{r['body_page']})")
+    return "\n".join(out), failing
