@@ -1,0 +1,247 @@
+"""Prefect flows: thin wrappers around ``pipeline`` that add retries, caching, logs,
+artifacts and concurrency.
+
+* ``ingest(sources)``: paths or URLs of PDFs, HTML pages and posts.
+* ``discover_and_ingest(index_url)``: crawl a gazette listing, fetch new issues, ingest.
+* ``reprocess(selection)``: re-run from the raw store (all / one issue / outdated).
+
+Many documents run in one flow run: one ``parse`` task per document, submitted together
+(threads by default, a Dask cluster with ``task_runner="dask"``). ``parse`` is cached on
+the raw bytes' sha256 + ``PIPELINE_VERSION`` with persisted results, so a second run over
+unchanged inputs parses nothing. All results of a run are committed in one atomic
+snapshot (``pipeline.storage``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipeline import PIPELINE_VERSION
+from pipeline.discover import crawl_listing
+from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
+from pipeline.ingest import Summary, commit_results, process_source
+from pipeline.model import SourceResult
+from pipeline.rawstore import FetchManifest, FetchResult, RawStore
+from pipeline.schema import DATASETS
+from pipeline.settings import Settings
+from pipeline.storage import Store
+from pipeline.toc import render_markdown
+
+
+def _parse_cache_key(context, parameters) -> str:
+    return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}"
+
+
+@task(cache_key_fn=_parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1, task_run_name="parse {source}")
+def parse(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
+    """One document through every pipeline stage (cached on content hash + version)."""
+    started = time.perf_counter()
+    result = process_source(path, source, settings)
+    log = get_run_logger()
+    for err in result.errors:
+        log.warning("%s: %s: %s", source, err.error_type, err.message)
+    log.info("%s: %d documents, %d sections, %d tables in %.2f s", source, len(result.documents),
+             sum(len(d.sections) for d in result.documents), sum(len(d.tables) for d in result.documents),
+             time.perf_counter() - started)
+    return result
+
+
+@task(cache_policy=NO_CACHE, task_run_name="parse-fresh {source}")
+def parse_fresh(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
+    """``parse`` without the cache, for re-processing on demand."""
+    return process_source(path, source, settings)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE, task_run_name="fetch {url}")
+def fetch(fetcher: Fetcher, url: str, expect: str | None = None) -> FetchResult:
+    return fetcher.fetch(url, expect=expect)
+
+
+@task(cache_policy=NO_CACHE)
+def commit(out: str, results: list[SourceResult], run_row: dict, fetches: pa.Table | None = None) -> None:
+    extra = {"runs": {run_row["run_id"]: pa.Table.from_pylist([run_row], schema=DATASETS["runs"])}}
+    if fetches is not None and fetches.num_rows:
+        extra["fetches"] = {"manifest": fetches}
+    commit_results(Store(out), results, extra)
+
+
+def _task_runner(name: str | None):
+    if name == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True})
+    return None
+
+
+def _run_row(flow_name: str, inputs: Sequence[str], summary: Summary, started: dt.datetime, t0: float, skipped: int = 0) -> dict:
+    return {
+        "run_id": uuid.uuid4().hex[:12], "flow": flow_name, "inputs": list(inputs)[:1000],
+        "documents": summary.documents, "sections": summary.sections, "tables": summary.tables,
+        "removed": summary.removed, "warnings": summary.warnings, "errors": len(summary.errors), "skipped": skipped,
+        "started_at": started, "duration_s": round(time.perf_counter() - t0, 3), "pipeline_version": PIPELINE_VERSION,
+    }
+
+
+def _publish(flow_name: str, summary: Summary, results: Sequence[SourceResult]) -> None:
+    lines = [f"## {flow_name}: {summary.line()}", "", "| source | documents | sections | tables | removed | errors |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r.source} | {len(r.documents)} | {sum(len(d.sections) for d in r.documents)} | "
+                     f"{sum(len(d.tables) for d in r.documents)} | {len(r.removed)} | "
+                     f"{'; '.join(e.error_type + ': ' + e.message for e in r.errors)} |")
+    create_markdown_artifact("\n".join(lines), key=f"{flow_name.replace('_', '-')}-summary", description="run summary")
+    rows = [{"doc_id": d.doc_id, "level": c.level, "number": c.number, "status": c.status, "toc_title": c.toc_title,
+             "body_title": c.body_title, "similarity": c.similarity}
+            for r in results for d in r.documents for c in d.toc_checks if c.status != "ok"]
+    if any(d.toc for r in results for d in r.documents):
+        create_table_artifact(rows or [{"status": "all 目录 entries ok"}], key="toc-check", description="目录 drift")
+        report = "\n".join(render_markdown(d.doc_id, d.toc_checks) for r in results for d in r.documents if d.toc)
+        create_markdown_artifact(report, key="toc-report", description="目录 check per document")
+
+
+def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None, fresh: bool = False) -> list[SourceResult]:
+    runner = parse_fresh if fresh else parse
+    futures = [runner.submit(path, sha, source, settings) for path, sha, source in items]
+    return [f.result() for f in futures]
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_hosts: list[str] | None = None,
+           allow_private: bool = False, settings: Settings | None = None) -> dict:
+    """Ingest local paths or URLs of PDFs, HTML pages and posts."""
+    t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
+    store = RawStore(raw)
+    manifest = FetchManifest.load(Path(out) / "fetches")
+    items, fetched, failed = [], [], []
+    urls = [s for s in sources if s.startswith(("http://", "https://")) or "://" in s]
+    hosts = set(allowed_hosts or []) | {_host(u) for u in urls}
+    with Fetcher(store, UrlPolicy(frozenset(hosts), allow_private), FetchSettings(), manifest=manifest) as fetcher:
+        for src in sources:
+            if src in urls:
+                res = fetch(fetcher, src)
+                fetched.append(res)
+                if res.ok and res.sha256:
+                    items.append((str(store.path_for(res.sha256)), res.sha256, src))
+                else:
+                    failed.append(_fetch_failure(src, res))
+            else:
+                sha, path = store.put_file(Path(src))
+                items.append((str(path), sha, src))
+    results = _parse_all(items, settings) + failed
+    return _finish("ingest", out, results, sources, started, t0, manifest)
+
+
+def _host(url: str) -> str:
+    import httpx
+
+    return httpx.URL(url).host
+
+
+def _fetch_failure(url: str, res: FetchResult) -> SourceResult:
+    from pipeline.ingest import _failed
+
+    reason = "refused" if res.refused else "fetch_failed"
+    return _failed(url, None, "fetch", reason, res.refused or res.error or f"http {res.status}")
+
+
+def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[str], started, t0, manifest=None,
+            skipped: int = 0) -> dict:
+    summary = Summary()
+    for r in results:
+        summary.add(r)
+    row = _run_row(name, inputs, summary, started, t0, skipped)
+    commit(out, results, row, manifest.to_table() if manifest is not None else None)
+    _publish(name, summary, results)
+    get_run_logger().info(summary.line())
+    return {"summary": summary.line(), "errors": len(summary.errors), "documents": summary.documents,
+            "skipped": skipped, "run_id": row["run_id"]}
+
+
+@flow(name="discover_and_ingest", log_prints=True)
+def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", allowed_hosts: list[str] | None = None,
+                        allow_private: bool = False, max_pages: int = 20, settings: Settings | None = None,
+                        fetch_settings: FetchSettings | None = None) -> dict:
+    """Crawl a gazette listing (paginated), fetch issues not ingested yet, ingest them."""
+    t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
+    log = get_run_logger()
+    store = RawStore(raw)
+    manifest = FetchManifest.load(Path(out) / "fetches")
+    known = {r["raw_sha256"] for r in Store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
+             if r["pipeline_version"] == PIPELINE_VERSION}
+    policy = UrlPolicy(frozenset({_host(index_url), *(allowed_hosts or [])}), allow_private)
+    results: list[SourceResult] = []
+    items: list[tuple[str, str, str]] = []
+    skipped = 0
+    with Fetcher(store, policy, fetch_settings or FetchSettings(), manifest=manifest) as fetcher:
+        crawl = crawl_listing(fetcher, index_url, max_pages=max_pages)
+        for refusal in crawl.refused:
+            log.warning("refused %s: %s", refusal.url, refusal.reason)
+            manifest.add(FetchResult(url=refusal.url, final_url=None, status=None, sha256=None, path=None, etag=None,
+                                     last_modified=None, content_type=None, bytes=0,
+                                     fetched_at=dt.datetime.now(dt.UTC), not_modified=False, error=None,
+                                     refused=refusal.reason))
+            results.append(_fetch_failure(refusal.url, manifest.latest(refusal.url, successful=False)))
+        for err in crawl.errors:
+            results.append(_fetch_failure(err.url, err))
+        futures = [fetch.submit(fetcher, item.url, "pdf" if item.url.lower().endswith(".pdf") else None) for item in crawl.items]
+        for item, fut in zip(crawl.items, futures, strict=True):
+            res = fut.result()
+            if not (res.ok and res.sha256):
+                results.append(_fetch_failure(item.url, res))
+                continue
+            if res.sha256 in known:
+                skipped += 1  # unchanged bytes (304 or same content): nothing to parse
+                continue
+            items.append((str(store.path_for(res.sha256)), res.sha256, item.url))
+    results = _parse_all(items, settings) + results
+    log.info("%d listing items, %d new, %d unchanged, %d refused", len(crawl.items), len(items), skipped, len(crawl.refused))
+    return _finish("discover_and_ingest", out, results, [index_url], started, t0, manifest, skipped)
+
+
+@flow(name="reprocess", log_prints=True)
+def reprocess(selection: str = "outdated", out: str = "output", raw: str = "raw", issue: str | None = None,
+              settings: Settings | None = None) -> dict:
+    """Re-run the pipeline from the raw store, without fetching.
+
+    ``selection``: ``all``, ``issue`` (with ``issue="2021-29"``) or ``outdated`` (documents
+    written by another ``pipeline_version``).
+    """
+    t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
+    docs = Store(out).read("documents").to_pylist()
+    if selection == "issue":
+        docs = [d for d in docs if d["issue"] == issue]
+    elif selection == "outdated":
+        docs = [d for d in docs if d["pipeline_version"] != PIPELINE_VERSION]
+    elif selection != "all":
+        raise ValueError(f"unknown selection {selection!r}: all, issue or outdated")
+    store = RawStore(raw)
+    seen, items, missing = set(), [], []
+    for d in docs:
+        sha = d["raw_sha256"]
+        if sha in seen:
+            continue
+        seen.add(sha)
+        path = store.path_for(sha)
+        if path is None:
+            missing.append(d["source"])
+            continue
+        items.append((str(path), sha, d["source"]))
+    if missing:
+        get_run_logger().warning("%d sources are not in the raw store %s: %s", len(missing), raw, missing[:5])
+    results = _parse_all(items, settings, fresh=True)
+    return _finish("reprocess", out, results, [f"{selection}:{issue or ''}"], started, t0)
+
+
+def with_runner(f, runner: str | None):
+    """``f`` with the named task runner (``dask``: a local 2-process cluster)."""
+    task_runner = _task_runner(runner)
+    return f.with_options(task_runner=task_runner) if task_runner is not None else f
