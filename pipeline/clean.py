@@ -28,7 +28,7 @@ WATERMARK_PHRASES = ("本文与正式文件同等效力",)
 _BRACKETS = re.compile(r"[\s()（）［］\[\]【】〔〕<>《》「」『』]")
 _DASHES = "-‐‑‒–—―－﹣~～·•_"
 _PAGE_NUMBER = re.compile(
-    rf"^[{_DASHES}\s]*(?:第\s*)?(\d{{1,4}})(?:\s*页)?(?:\s*/\s*(?:共\s*)?\d{{1,4}}\s*页?)?[{_DASHES}\s]*$"
+    rf"^[{_DASHES}\s]*(?:第\s*)?(\d{{1,4}})(?:\s*页)?(?:\s*[/，,]?\s*(?:共\s*)?\d{{1,4}}\s*页?)?[{_DASHES}\s]*$"
 )
 _ROMAN = re.compile(r"^[\s\-—–]*([ivxlcdm]{1,6}|[IVXLCDM]{1,6})[\s\-—–]*$")
 

@@ -1,0 +1,316 @@
+"""Each stage on a few lines of text: cleaning, layout, outline, tables, 目录."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.clean import clean_pages, is_watermark, page_number_value
+from pipeline.extract.chars import Char, chars_to_lines
+from pipeline.extract.pdf import SPANNED
+from pipeline.issue import caption_for, doc_number_alone, issue_id, parse_issue_toc, split_issue
+from pipeline.layout import build_blocks
+from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
+from pipeline.outline import build_sections, cn_to_int, parse_heading
+from pipeline.settings import Settings, resolve
+from pipeline.tables import clean_cell, merge_across_pages, normalise_grid
+from pipeline.toc import check_document, numbering_checks, parse_toc_blocks
+
+# --- helpers ---------------------------------------------------------------------------
+
+W, H = 595.0, 842.0
+LEFT, RIGHT, SIZE = 70.0, 526.0, 12.0
+
+
+def line(text: str, page: int, top: float, x0: float = LEFT, size: float = SIZE, x1: float | None = None) -> Line:
+    x1 = x1 if x1 is not None else min(RIGHT, x0 + len(text) * size)
+    return Line(text, page, (x0, top, x1, top + size), size)
+
+
+def para_lines(text: str, page: int, top: float, per_line: int = 38) -> list[Line]:
+    """A paragraph set like print: first line indented two characters, then full lines."""
+    out, first = [], True
+    while text:
+        width = per_line - (2 if first else 0)
+        chunk, text = text[:width], text[width:]
+        x0 = LEFT + (2 * SIZE if first else 0)
+        x1 = RIGHT if text else x0 + len(chunk) * SIZE
+        out.append(line(chunk, page, top, x0, x1=x1))
+        top += 20
+        first = False
+    return out
+
+
+def page(no: int, lines: list[Line], tables: list[PageTable] | None = None) -> Page:
+    return Page(no, W, H, lines, tables or [])
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_settings_reject_unknown_keys():
+    with pytest.raises(ValueError, match="unknown settings: colour"):
+        resolve({"colour": 1})
+    assert resolve({"max_pages": 5}).max_pages == 5
+
+
+# --- extraction helpers --------------------------------------------------------------------
+
+
+def test_chars_to_lines_splits_segments_and_keeps_cjk_unspaced():
+    chars = [Char(c, 70 + 12 * i, 82 + 12 * i, 100, 12) for i, c in enumerate("主管单位")]
+    chars += [Char(c, 300 + 12 * i, 312 + 12 * i, 100, 12) for i, c in enumerate("国内刊号")]
+    chars += [Char(c, 70 + 6 * i, 76 + 6 * i, 130, 12) for i, c in enumerate("ab")] + [Char("c", 90, 96, 130, 12)]
+    lines = chars_to_lines(chars, 1)
+    assert [ln.text for ln in lines] == ["主管单位", "国内刊号", "ab c"]
+    assert lines[1].bbox[0] == 300
+
+
+# --- cleaning ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["（本文与正式文件同等效力）", "(本文与正式文件同等效力)", "（本文与正式文件同效力）", "本文与正式文件同等效力",
+     "( 本文与正式文件 同等效力 )", "【本文与正式文件同等的效力】"],
+)
+def test_watermark_variants(text):
+    assert is_watermark(text)
+
+
+@pytest.mark.parametrize("text", ["本文与正式文件同等效力，特此说明如下：各单位应当遵守", "正式文件", "同等效力"])
+def test_not_watermark(text):
+    assert not is_watermark(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("— 12 —", 12), ("- 3 -", 3), ("第 7 页", 7), ("5", 5), ("3/25", 3),
+                                             ("第2页 共9页", 2), ("2021年", None), ("十二", None)])
+def test_page_number_patterns(text, value):
+    assert page_number_value(text) == value
+
+
+def test_unseen_header_found_by_repetition_and_position():
+    pages = []
+    for n in range(1, 6):
+        lines = [line("某某县政府公报 第3期", n, 40, 230, 9), line("正文内容" * 5, n, 300), line(f"·{n}·", n, 800, 290, 10)]
+        if n == 3:
+            lines.append(line("某某县政府公报 第3期", n, 400))  # the same text in the body is not furniture
+        pages.append(page(n, lines))
+    cleaned = clean_pages(pages, Settings())
+    reasons = [(ln.text, ln.reason) for p in cleaned for ln in p.lines if ln.layer is not Layer.BODY]
+    assert reasons.count(("某某县政府公报 第3期", "running_header")) == 5
+    assert sum(1 for _, r in reasons if r == "page_number") == 5
+    assert [p.printed_no for p in cleaned] == [1, 2, 3, 4, 5]
+    assert any(ln.text == "某某县政府公报 第3期" and ln.layer is Layer.BODY for ln in cleaned[2].lines)
+
+
+def test_table_numbers_near_the_foot_are_not_page_numbers():
+    table = PageTable(1, (60, 700, 530, 790), (("1", "a"),), (60, 100, 530))
+    p = page(1, [line("正文" * 10, 1, 300), line("40", 1, 770, 70, 12, 82)], [table])
+    assert all(ln.layer is Layer.BODY for ln in clean_pages([p], Settings())[0].lines)
+
+
+# --- layout -----------------------------------------------------------------------------
+
+
+def test_wrapped_lines_join_without_spaces_and_paragraphs_split_on_indent():
+    lines = para_lines("甲" * 60 + "。", 1, 100) + para_lines("乙" * 10 + "。", 1, 200)
+    blocks = build_blocks([page(1, lines)])
+    assert [b.text for b in blocks] == ["甲" * 60 + "。", "乙" * 10 + "。"]
+
+
+def test_paragraph_continues_across_page_break_past_furniture():
+    first = para_lines("为缓解中" * 19, 1, 600)[:2]
+    first[-1] = line("融资难题，我市出台了多项措施为缓解中", 1, 620, LEFT, x1=RIGHT - 40)  # stops mid-sentence
+    p1 = page(1, [*first, Line("（本文与正式文件同等效力）", 1, (200, 760, 380, 772), 11, Layer.BACKGROUND, "watermark")])
+    p2 = page(2, [Line("某公报", 2, (250, 40, 300, 49), 9, Layer.FURNITURE, "running_header"),
+                  line("小微企业融资难题，我市出台创新举措。", 2, 80)])
+    text = build_blocks([p1, p2])[0].text
+    assert "为缓解中小微企业融资难题" in text
+    assert "本文与正式文件" not in text
+
+
+def test_next_page_heading_or_indent_starts_a_new_paragraph():
+    p1 = page(1, [line("这是一段结束的正文内容" * 3, 1, 600, x1=RIGHT)])
+    p2 = page(2, [line("第二节 发展目标", 2, 80, 230)])
+    assert len(build_blocks([p1, p2])) == 2
+
+
+# --- outline ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "value"), [("十二", 12), ("一百零五", 105), ("二十", 20), ("十五", 15), ("二〇二一", 2021),
+                                             ("九十九", 99), ("两", 2), ("7", 7)])
+def test_chinese_numerals(text, value):
+    assert cn_to_int(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "number", "title"),
+    [
+        ("第一编 总则", "part", 1, "总则"),
+        ("第十二章 优化金融营商环境，提升金融发展能力", "chapter", 12, "优化金融营商环境，提升金融发展能力"),
+        ("第一章　总　则", "chapter", 1, "总则"),
+        ("第3节 发展目标", "section", 3, "发展目标"),
+        ("第一百零五条　监察机关应当依法", "article", 105, ""),
+        ("一、实施范围", "item", 1, "实施范围"),
+        ("（二）基本原则。", "subitem", 2, "基本原则"),
+        ("(三)目标任务。建立和健全科学的", "subitem", 3, "目标任务"),
+        ("2. 强农富农。结合精准扶贫", "point", 2, "强农富农"),
+        ("（1）管护人员经费，包括管护人员工资、办公费用等。管护人员负责巡护森林", "subpoint", 1, ""),
+    ],
+)
+def test_heading_grammar(text, level, number, title):
+    h = parse_heading(text, set_apart=True)
+    assert (h.level, h.number, h.title) == (level, number, title)
+
+
+@pytest.mark.parametrize("text", ["第一章规定的事项应当遵守。", "2020年全市金融业增加值2234亿元，居全国大城市第四位。", "11 家合作银行机构已授信"])
+def test_sentences_are_not_headings(text):
+    assert parse_heading(text, set_apart=True) is None
+
+
+def test_chapter_heading_needs_to_stand_alone():
+    assert parse_heading("第三章 共建粤港澳大湾区国际金融枢纽，增强金融资源配置能力", set_apart=False) is None
+
+
+def test_section_tree_parents_paths_and_table_placeholder():
+    blocks = [Block(BlockKind.PARAGRAPH, t, 1, 1, set_apart=len(t) < 20) for t in
+              ["前言正文。", "第一章 发展基础", "第一节 成就", "一、综合实力", "正文一。", "第二章 总体要求", "正文二。"]]
+    blocks.insert(5, Block(BlockKind.TABLE, "", 1, 1, table_index=0))
+    sections, table_sections = build_sections(blocks)
+    got = [(s.seq, s.level, s.parent_seq, s.path) for s in sections]
+    assert got == [(0, "front", None, ""), (1, "chapter", None, "第一章"), (2, "section", 1, "第一章/第一节"),
+                   (3, "item", 2, "第一章/第一节/一"), (4, "chapter", None, "第二章")]
+    assert sections[3].text == "正文一。\n[表 1]"
+    assert table_sections == {0: 3}
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def test_cell_text_joins_cjk_and_keeps_latin_spaces():
+    assert clean_cell("市地方金融监管\n局、南沙区政府") == "市地方金融监管局、南沙区政府"
+    assert clean_cell("Guangzhou Futures\nExchange") == "Guangzhou Futures Exchange"
+    assert clean_cell("合计\u3000金额\n（本文与正式文件同等效力）") == "合计金额"
+
+
+def test_merged_cells_are_filled():
+    grid = normalise_grid([("地区", "面积", "金额"), ("广州", "1", "2"), (SPANNED, "3", "4"), ("合计", SPANNED, "9")])
+    assert grid == [["地区", "面积", "金额"], ["广州", "1", "2"], ["广州", "3", "4"], ["合计", "合计", "9"]]
+
+
+def _table(page_no, top, bottom, rows, edges=(70, 110, 400, 526)):
+    return PageTable(page_no, (70, top, 526, bottom), tuple(tuple(r) for r in rows), tuple(edges))
+
+
+def test_continuation_drops_repeated_header_and_joins_cut_row():
+    header = ("序号", "重点项目和工作", "责任单位")
+    p1 = page(1, [line("正文" * 5, 1, 100)], [_table(1, 400, 780, [header, ("1", "甲项目", "市金融局"), ("2", "乙项目", "市财政")])])
+    p2 = page(2, [], [_table(2, 70, 300, [header, ("", "（续）", "、区政府"), ("3", "丙项目", "市商务局")])])
+    merged, regions = merge_across_pages([p1, p2], Settings())
+    assert len(merged) == 1 and len(regions) == 2
+    assert merged[0].header == list(header)
+    assert [r[0] for r in merged[0].rows] == ["1", "2", "3"]
+    assert merged[0].rows[1] == ["2", "乙项目（续）", "市财政、区政府"]
+
+
+def test_different_layout_or_text_between_keeps_tables_apart():
+    t1 = _table(1, 400, 780, [("a", "b", "c"), ("1", "2", "3")])
+    t2 = _table(2, 70, 300, [("x", "y"), ("1", "2")], edges=(70, 300, 526))
+    assert len(merge_across_pages([page(1, [], [t1]), page(2, [], [t2])], Settings())[0]) == 2
+    t3 = _table(2, 120, 300, [("1", "2", "3")])
+    p2 = page(2, [line("表2 另一张表", 2, 80, 200)], [t3])
+    assert len(merge_across_pages([page(1, [], [t1]), p2], Settings())[0]) == 2
+
+
+def test_identical_repeat_on_next_page_is_not_a_continuation():
+    rows = [("Hello", "World", "!"), ("1", "2", "3")]
+    merged, _ = merge_across_pages([page(1, [], [_table(1, 400, 780, rows)]), page(2, [], [_table(2, 70, 300, rows)])], Settings())
+    assert len(merged) == 2
+
+
+def test_borderless_key_value_block_is_a_table():
+    lines = []
+    for i, (k, v) in enumerate([("主 管：广州市人民政府", "国内刊号：CN44-1712/D"), ("主 办：市政府办公厅", "邮政编码：510032"),
+                                ("总 编：李 妍", "电 话：83123138")]):
+        lines += [line(k, 1, 500 + 20 * i, 80), line(v, 1, 500 + 20 * i, 320)]
+    merged, _ = merge_across_pages([page(1, lines)], Settings())
+    assert len(merged) == 1 and merged[0].rows[2] == ["总编：李妍", "电话：83123138"]
+
+
+def test_caption_and_label_come_from_the_lines_above():
+    blocks = [Block(BlockKind.PARAGRAPH, "附件", 1, 1, set_apart=True),
+              Block(BlockKind.PARAGRAPH, "广州市金融发展“十四五”重点项目和工作", 1, 1, set_apart=True),
+              Block(BlockKind.TABLE, "", 1, 1, table_index=0)]
+    assert caption_for(blocks, 2) == ("广州市金融发展“十四五”重点项目和工作", "附件")
+
+
+# --- issue split and 目录 ------------------------------------------------------------------
+
+
+def _blocks(texts: list[str]) -> list[Block]:
+    return [Block(BlockKind.PARAGRAPH, t, i + 1, i + 1, set_apart=len(t) <= 40) for i, t in enumerate(texts)]
+
+
+def test_issue_toc_and_document_headers():
+    blocks = _blocks([
+        "某市人民政府公报", "2021 年第 29 期", "目 录", "市政府办公厅文件", "市政府办公厅关于印发甲规划的通知",
+        "（某府办〔2021〕9号） (1)", "部门文件", "某局关于印发乙方案", "的通知（某局规字〔2021〕2号） (75)",
+        "某市人民政府办公厅文件", "某府办〔2021〕9号", "市政府办公厅关于印发甲规划的通知", "各区人民政府：", "正文。",
+        "2021年9月17日", "公开方式：主动公开", "GZ001", "某局文件", "某局规字〔2021〕2号", "某局关于印发乙方案的通知", "正文二。",
+    ])
+    parts = split_issue(blocks)
+    assert parts.issue == "2021-29"
+    assert [(e.doc_number, e.page, e.title) for e in parts.toc] == [
+        ("某府办〔2021〕9号", 1, "市政府办公厅关于印发甲规划的通知"), ("某局规字〔2021〕2号", 75, "某局关于印发乙方案的通知")]
+    d1, d2 = parts.documents
+    assert (d1.issuer, d1.doc_number, d1.title, d1.signed_date, d1.publication) == (
+        "某市人民政府办公厅", "某府办〔2021〕9号", "市政府办公厅关于印发甲规划的通知", "2021-09-17", "主动公开")
+    assert [b.text for b in d1.back_matter] == ["GZ001"]
+    assert d2.doc_number == "某局规字〔2021〕2号"
+    assert {r.reason for r in parts.removed} == {"issue_cover", "issue_toc"}
+
+
+def test_doc_number_and_issue_id_patterns():
+    assert doc_number_alone("穗府办〔2021〕9号") == "穗府办〔2021〕9号"
+    assert doc_number_alone("穗林业园林规字〔2021〕2号") == "穗林业园林规字〔2021〕2号"
+    assert doc_number_alone("根据穗府办〔2021〕9号文件精神，现通知如下。") is None
+    assert issue_id(["2021 年第 29 期（总第 890 期）"]) == "2021-29"
+    assert parse_issue_toc(_blocks(["目录", "无页码条目"]), 0, 2) == []
+
+
+def _doc_with(toc_texts: list[str], body_texts: list[str]):
+    from pipeline.model import Document
+
+    blocks = _blocks(["目 录", *toc_texts, *body_texts])
+    entries, end = parse_toc_blocks(blocks, 0)
+    doc = Document("d", "pdf", "s", "x", toc=entries)
+    doc.sections, _ = build_sections(blocks[end:])
+    return doc, end
+
+
+def test_toc_statuses():
+    toc = ["第一章 发展基础", "第一节 成就", "第二节 环境", "第二章 总体要求", "第一节 指导思想", "第三章 保障"]
+    body = ["第一章 发展基础", "第二节 环境", "第一节 成 就", "第二章 总体目标", "第一节 指导思想", "第二节 新增节"]
+    doc, end = _doc_with(toc, body)
+    assert end == 1 + len(toc)
+    got = {(c.level, c.parent_number, c.number): c.status for c in check_document(doc, None)}
+    assert got[("chapter", None, 1)] == "ok"
+    assert got[("section", 1, 1)] == "out_of_order" or got[("section", 1, 2)] == "out_of_order"
+    assert got[("chapter", None, 2)] == "title_mismatch"
+    assert got[("chapter", None, 3)] == "missing"
+    assert got[("section", 2, 2)] == "extra"
+
+
+def test_toc_page_references_and_wrapped_entries():
+    blocks = _blocks(["目录", "第一章 总则 ........ 1", "第二章 共建粤港澳大湾区国际金融枢纽，增强金融资源配置", "能力 ...... 5",
+                      "第一章 总则"])
+    entries, end = parse_toc_blocks(blocks, 0)
+    assert [(e.number, e.title, e.page) for e in entries] == [(1, "总则", 1), (2, "共建粤港澳大湾区国际金融枢纽，增强金融资源配置能力", 5)]
+    assert end == 4
+
+
+def test_numbering_gaps_and_duplicates_without_toc():
+    sections, _ = build_sections(_blocks(["第一章 甲", "第三章 丙", "第三章 丙二", "第一条 正文内容。", "第三条 正文内容。"]))
+    found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
+    assert {("gap", "chapter", 3), ("duplicate", "chapter", 3), ("gap", "article", 3)} <= found
