@@ -1,0 +1,367 @@
+"""Find gazette issues on listing pages (a government site's 公报 column).
+
+A listing links each issue, either straight to its PDF or to an issue page that links
+the PDF, and is paginated by 下一页 / numbered ``index_2.html`` links or by the
+``createPageHTML(...)`` script that TRS-built government sites use. ``parse_listing``
+reads one page; ``crawl_listing`` walks the pages through a ``Fetcher``, so every URL
+passes the fetch policy, and records links that the policy refuses instead of
+following them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from pipeline.fetch import Fetcher, FetchResult
+
+_SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "about:", "vbscript:")
+_CN_DIGITS = {
+    char: value
+    for value, chars in enumerate(("〇零", "一", "二两", "三", "四", "五", "六", "七", "八", "九"))
+    for char in chars
+}
+_NUM = r"[0-9一二两三四五六七八九十百〇零]+"
+_ISSUE_WITH_YEAR = re.compile(rf"(?<!\d)(\d{{4}})\s*(?:年度?\s*第?|第)\s*({_NUM})\s*期")
+_ISSUE_WORD = re.compile(rf"第\s*{_NUM}\s*期")
+# link texts that always mean "another page of this list"
+_PAGER_WORDS = {
+    "下一页", "下页", "后页", "后一页", "上一页", "上页", "前页", "尾页", "末页", "最后一页",
+    "next", "nextpage", "prev", "previous", "last", ">", ">>", "»", "›", "<", "<<", "«", "‹",
+}  # fmt: skip
+# texts that do only when the URL looks like a page of the list (首页 is also "home")
+_PAGER_MAYBE = {"首页", "第一页", "first"}
+_PAGER_FILE = re.compile(r"^[a-z]+[_-]\d+\.s?html?$", re.IGNORECASE)  # index_2.html
+_INDEX_FILE = re.compile(r"^(?:index|default)\.s?html?$", re.IGNORECASE)
+_PAGER_QUERY = re.compile(r"(?:^|&)(?:page|pageno|pagenum|pageindex|curpage|p)=\d+", re.IGNORECASE)
+_CREATE_PAGE = re.compile(r"createPageHTML\(\s*(\d+)\s*,\s*(\d+)\s*,\s*[\"'](\w+)[\"']\s*,\s*[\"'](\w+)[\"']")
+_GENERIC_TEXT = {"下载", "点击下载", "pdf", "pdf下载", "下载pdf", "查看", "详情", "全文", "阅读全文"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
+_GB_NAMES = {"gb2312", "gbk", "xgbk", "gb231280", "cp936"}  # all read as their superset, GB18030
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_END_TAGS = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingItem:
+    url: str  # the PDF, or an issue page when the listing links no PDF directly
+    title: str
+    issue_hint: str | None = None  # "2021-29" from "2021年第29期"
+    found_on: str | None = None  # the page whose link gave ``url``
+
+
+@dataclass(slots=True)
+class Listing:
+    items: list[ListingItem] = field(default_factory=list)
+    next_pages: list[str] = field(default_factory=list)  # other pages of the same listing
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    url: str
+    reason: str
+    found_on: str | None = None
+
+
+@dataclass(slots=True)
+class Crawl:
+    items: list[ListingItem] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    errors: list[FetchResult] = field(default_factory=list)  # pages that could not be fetched
+    pages: list[FetchResult] = field(default_factory=list)  # every page fetched, listing and issue
+
+
+# -- text helpers ----------------------------------------------------------------------
+
+
+def decode_html(data: bytes, content_type: str | None = None) -> str:
+    """Bytes to text. Valid UTF-8 wins (GBK text is almost never valid UTF-8); then the
+    declared charset (header, then <meta>); then GB18030, a superset of GB2312/GBK."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", "replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    candidates = ["utf-8", _declared_charset(data, content_type), "gb18030"]
+    for encoding in candidates:
+        if not encoding:
+            continue
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("gb18030", "replace")
+
+
+def _declared_charset(data: bytes, content_type: str | None) -> str | None:
+    match = re.search(r"charset\s*=\s*[\"']?([\w-]+)", content_type or "", re.IGNORECASE)
+    name = match.group(1) if match else None
+    if name is None:
+        meta = _META_CHARSET.search(data[:4096])
+        name = meta.group(1).decode("ascii", "replace") if meta else None
+    if name and name.lower().replace("_", "").replace("-", "") in _GB_NAMES:
+        return "gb18030"
+    return name
+
+
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _cn_number(token: str) -> int | None:
+    if token.isdigit():
+        return int(token)
+    total, current = 0, 0
+    for char in token:
+        if char in _CN_DIGITS:
+            current = _CN_DIGITS[char]
+        elif char == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif char == "百":
+            total += (current or 1) * 100
+            current = 0
+        else:
+            return None
+    return total + current or None
+
+
+def issue_hint(text: str) -> str | None:
+    """``2021年第29期`` -> ``2021-29`` (also 2021年29期, 2021第二十九期); None without a year."""
+    match = _ISSUE_WITH_YEAR.search(text or "")
+    if not match:
+        return None
+    number = _cn_number(match.group(2))
+    return f"{match.group(1)}-{number}" if number else None
+
+
+def is_pdf_url(url: str) -> bool:
+    try:
+        return urlsplit(url).path.lower().endswith(".pdf")
+    except ValueError:
+        return False
+
+
+# -- one page --------------------------------------------------------------------------
+
+
+def parse_listing(html: bytes | str, base_url: str, content_type: str | None = None) -> Listing:
+    """Issue links and pagination links of one listing (or issue) page.
+
+    An item is a link to a PDF, or a link whose text names an issue (第N期). Relative
+    links are resolved (honouring <base href>), fragments dropped, duplicates merged.
+    """
+    root = _parse_html(html, content_type)
+    if root is None:
+        return Listing()
+    base = _base_href(root, base_url)
+    items: dict[str, ListingItem] = {}
+    pages: dict[str, None] = {}
+    for link in root.iter("a", "link"):
+        url = _resolve(link.get("href"), base)
+        if url is None:
+            continue
+        text = _clean(link.text_content()) if link.tag == "a" else ""
+        if _is_pager(link, text, url, base):
+            pages[url] = None
+        elif link.tag == "a":
+            item = _as_item(link, text, url, base_url)
+            if item is not None:
+                items[url] = _better(items.get(url), item)
+    for url in _script_pages(root, base):
+        pages[url] = None
+    pages.pop(urldefrag(base_url)[0], None)
+    return Listing(items=list(items.values()), next_pages=list(pages))
+
+
+def _parse_html(html: bytes | str, content_type: str | None) -> etree._Element | None:
+    text = decode_html(html, content_type) if isinstance(html, bytes) else html
+    text = _XML_DECL.sub("", text, count=1)  # lxml refuses str input with an encoding declaration
+    text = _END_TAGS.sub("", text)  # libxml2 drops what follows </html>; browsers (and CMSs) do not
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _base_href(root: etree._Element, base_url: str) -> str:
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href and href.strip():
+            return urljoin(base_url, href.strip())
+    return base_url
+
+
+def _resolve(href: str | None, base: str) -> str | None:
+    if not href:
+        return None
+    href = re.sub(r"[\t\r\n]", "", href).strip()  # browsers drop these inside URLs
+    if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
+        return None
+    try:
+        return urldefrag(urljoin(base, href))[0]
+    except ValueError:
+        return None
+
+
+def _is_pager(link: etree._Element, text: str, url: str, base: str) -> bool:
+    if "next" in (link.get("rel") or "").lower().split():
+        return True
+    if link.tag != "a":
+        return False
+    word = text.lower().replace(" ", "")
+    if word in _PAGER_WORDS or word.startswith("下一页"):
+        return True
+    if word in _PAGER_MAYBE or (text.isdigit() and len(text) <= 4):
+        return _looks_like_page_url(url, base)
+    return False
+
+
+def _looks_like_page_url(url: str, base: str) -> bool:
+    """index_2.html, list.jsp?page=2, or the index.html beside the current page."""
+    parts = urlsplit(url)
+    folder, _, name = parts.path.rpartition("/")
+    if _PAGER_FILE.match(name) or _PAGER_QUERY.search(parts.query):
+        return True
+    here = urlsplit(base)
+    return bool(_INDEX_FILE.match(name)) and (parts.netloc, folder) == (
+        here.netloc,
+        here.path.rpartition("/")[0],
+    )
+
+
+def _as_item(link: etree._Element, text: str, url: str, found_on: str) -> ListingItem | None:
+    title_attr = _clean(link.get("title"))
+    title = title_attr if title_attr and (not text or text.endswith(("...", "…"))) else text
+    label = f"{text} {title_attr}"
+    if not (is_pdf_url(url) or _ISSUE_WORD.search(label) or _ISSUE_WITH_YEAR.search(label)):
+        return None
+    hint = issue_hint(title) or issue_hint(title_attr)
+    if hint is None and (not title or title.lower() in _GENERIC_TEXT):
+        # "<li>2021年第29期 <a href=x.pdf>下载</a></li>": the issue is named beside the link
+        context = _context_text(link)
+        if issue_hint(context):
+            title, hint = context, issue_hint(context)
+    return ListingItem(url=url, title=title, issue_hint=hint, found_on=found_on)
+
+
+def _context_text(link: etree._Element) -> str:
+    for parent in link.iterancestors("li", "tr", "dd", "p"):
+        text = _clean(parent.text_content())
+        own = _clean(link.text_content())
+        return _clean(text.replace(own, " ")) if own else text
+    return ""
+
+
+def _better(old: ListingItem | None, new: ListingItem) -> ListingItem:
+    """Of two links to one URL (an icon and a text link, say), keep the more telling."""
+    if old is None:
+        return new
+    if (new.issue_hint and not old.issue_hint) or (not old.title and new.title):
+        return new
+    return old
+
+
+def _script_pages(root: etree._Element, base: str) -> list[str]:
+    """Pages named by ``createPageHTML(count, current, "index", "html")``: index.html,
+    index_1.html ... index_{count-1}.html."""
+    pages = []
+    for script in root.iter("script"):
+        for match in _CREATE_PAGE.finditer(script.text or ""):
+            count, prefix, suffix = int(match.group(1)), match.group(3), match.group(4)
+            for n in range(min(count, 1000)):
+                name = f"{prefix}.{suffix}" if n == 0 else f"{prefix}_{n}.{suffix}"
+                pages.append(urljoin(base, name))
+    return pages
+
+
+# -- crawling --------------------------------------------------------------------------
+
+
+def crawl_listing(
+    fetcher: Fetcher,
+    index_url: str,
+    max_pages: int = 20,
+    *,
+    follow_items: bool = True,
+    max_item_pages: int = 200,
+) -> Crawl:
+    """Walk a listing's pages (at most ``max_pages``) and collect its issues.
+
+    With ``follow_items``, an item that is not a PDF link is fetched once (at most
+    ``max_item_pages`` of them) and replaced by the PDFs its page links, if any.
+    Nothing here downloads the PDFs themselves: that is the caller's ``fetcher.fetch``.
+    """
+    crawl = Crawl()
+    found: dict[str, ListingItem] = {}
+    queue, queued = deque([index_url]), {index_url}
+    while queue and len(crawl.pages) + len(crawl.errors) < max_pages:
+        page_url = queue.popleft()
+        _, listing = _fetch_page(fetcher, page_url, None, crawl)
+        if listing is None:
+            continue
+        for url in listing.next_pages:
+            if url not in queued:
+                queued.add(url)
+                if _allowed(fetcher, url, page_url, crawl):
+                    queue.append(url)
+        for item in listing.items:
+            if item.url not in found and _allowed(fetcher, item.url, page_url, crawl):
+                found[item.url] = item
+    items = list(found.values())
+    if follow_items:
+        items = _follow_items(fetcher, items, max_item_pages, crawl)
+    crawl.items = items
+    return crawl
+
+
+def _allowed(fetcher: Fetcher, url: str, found_on: str, crawl: Crawl) -> bool:
+    reason = fetcher.check(url)
+    if reason is not None:
+        crawl.refused.append(Refusal(url, reason, found_on))
+    return reason is None
+
+
+def _fetch_page(
+    fetcher: Fetcher, url: str, found_on: str | None, crawl: Crawl
+) -> tuple[FetchResult, Listing | None]:
+    """Fetch and parse one page, recording the outcome in ``crawl``. The listing is None
+    when the fetch failed or was refused, or the page is not HTML (a PDF, say)."""
+    result = fetcher.fetch(url)
+    if result.refused is not None:
+        crawl.refused.append(Refusal(url, result.refused, found_on))
+        return result, None
+    if not result.ok or result.path is None or result.sha256 is None:
+        crawl.errors.append(result)
+        return result, None
+    crawl.pages.append(result)
+    if result.path.suffix != ".html":
+        return result, None
+    data = fetcher.store.read(result.sha256)
+    return result, parse_listing(data, result.final_url or url, result.content_type)
+
+
+def _follow_items(fetcher: Fetcher, items: list[ListingItem], budget: int, crawl: Crawl) -> list[ListingItem]:
+    out: dict[str, ListingItem] = {}
+    for item in items:
+        if is_pdf_url(item.url) or budget <= 0:
+            out.setdefault(item.url, item)
+            continue
+        budget -= 1
+        result, page = _fetch_page(fetcher, item.url, item.found_on, crawl)
+        if result.refused is not None:
+            continue  # e.g. it redirected off the allowed hosts
+        pdfs = [i for i in page.items if is_pdf_url(i.url)] if page else []
+        if not pdfs:
+            out.setdefault(item.url, item)  # a PDF itself, an HTML-only issue, or unreachable
+        for pdf in pdfs:
+            if pdf.url not in out and _allowed(fetcher, pdf.url, item.url, crawl):
+                hint = item.issue_hint or pdf.issue_hint
+                out[pdf.url] = ListingItem(pdf.url, item.title or pdf.title, hint, found_on=item.url)
+    return list(out.values())

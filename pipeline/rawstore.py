@@ -1,0 +1,328 @@
+"""Immutable, content-addressed store of raw downloads, and the manifest of fetches.
+
+Blobs live at ``root/<sha256[:2]>/<sha256>.<ext>``. The extension is sniffed from the
+bytes (and the server's Content-Type), never taken from a URL, so a hostile URL path
+cannot steer where a file lands. A blob is written to a temp file and linked into
+place, so readers never see a partial file and an existing blob is never overwritten.
+
+``FetchResult`` is defined here rather than in ``pipeline.fetch`` because the manifest
+stores it and ``fetch`` imports this module; ``pipeline.fetch`` re-exports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+EXTS = ("pdf", "html", "md", "bin")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+FETCHES_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("http_status", pa.int32()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("content_type", pa.string()),
+        pa.field("bytes", pa.int64()),
+        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("not_modified", pa.bool_(), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("refused", pa.string()),
+    ]
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of fetching one URL; also one row of the fetch manifest.
+
+    Exactly one of these holds: ``sha256`` is set (stored or not modified), ``error`` is
+    set (network/HTTP/integrity problem after retries), or ``refused`` is set (the URL
+    policy stopped it before any request).
+    """
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    sha256: str | None = None
+    path: Path | None = None  # not persisted: derive it from the store
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    bytes: int = 0  # size of the stored blob
+    fetched_at: datetime = field(default_factory=_utcnow)
+    not_modified: bool = False
+    error: str | None = None
+    refused: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.sha256 is not None and self.error is None and self.refused is None
+
+
+def media_type(content_type: str | None) -> str:
+    """``text/html; charset=gbk`` -> ``text/html``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def looks_like_html(head: bytes) -> bool:
+    start = head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(b"<!--") or start.startswith(b"<?xml"):
+        return b"<html" in start
+    return start.startswith(_HTML_STARTS)
+
+
+def sniff_ext(head: bytes, content_type: str | None = None) -> str:
+    """Extension for a blob from its first bytes (magic first, then Content-Type)."""
+    # the PDF spec tolerates junk before the header, readers look in the first 1 KiB
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    mime = media_type(content_type)
+    if mime in ("text/html", "application/xhtml+xml") or looks_like_html(head):
+        return "html"
+    if mime in ("text/markdown", "text/x-markdown"):
+        return "md"
+    return "bin"
+
+
+def _check_sha(sha256: str) -> str:
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise ValueError(f"not a lowercase hex sha256: {sha256!r}")
+    return sha256
+
+
+class RawStore:
+    """Content-addressed blob store rooted at ``root``; safe to share between threads."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch dir on the same filesystem, so finished downloads move in atomically."""
+        path = self.root / ".tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def path_for(self, sha256: str) -> Path | None:
+        """Where the blob with this hash is stored, or None when it is not."""
+        _check_sha(sha256)
+        folder = self.root / sha256[:2]
+        for ext in EXTS:
+            path = folder / f"{sha256}.{ext}"
+            if path.exists():
+                return path
+        return None
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256) is not None
+
+    def open(self, sha256: str) -> BinaryIO:
+        path = self.path_for(sha256)
+        if path is None:
+            raise FileNotFoundError(f"no blob {sha256}")
+        return path.open("rb")
+
+    def read(self, sha256: str) -> bytes:
+        with self.open(sha256) as fh:
+            return fh.read()
+
+    def iter_blobs(self) -> Iterator[Path]:
+        for path in sorted(self.root.glob("??/*")):
+            if path.suffix[1:] in EXTS and _SHA256.fullmatch(path.stem):
+                yield path
+
+    def put_bytes(self, data: bytes, ext: str | None = None) -> tuple[str, Path]:
+        """Store ``data``; ``ext`` defaults to the sniffed one. Returns (sha256, path)."""
+        ext = ext or sniff_ext(data)
+        self._check_ext(ext)
+        sha256 = hashlib.sha256(data).hexdigest()
+        existing = self.path_for(sha256)
+        if existing is not None:
+            return sha256, existing
+        final = self._final(sha256, ext)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{sha256[:8]}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return sha256, self._install(Path(tmp), final)
+
+    def put_file(self, path: str | os.PathLike[str], ext: str | None = None) -> tuple[str, Path]:
+        """Copy a file into the store (the source is left alone). Returns (sha256, path)."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+            digest.update(head)
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        sha256 = digest.hexdigest()
+        existing = self.path_for(sha256)
+        if existing is not None:
+            return sha256, existing
+        ext = ext or sniff_ext(head)
+        self._check_ext(ext)
+        final = self._final(sha256, ext)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{sha256[:8]}.", suffix=".tmp")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        return sha256, self._install(Path(tmp), final)
+
+    def adopt(self, tmp: Path, sha256: str, ext: str) -> Path:
+        """Move a finished temp file (written under ``tmp_dir``, hash known) into place."""
+        _check_sha(sha256)
+        self._check_ext(ext)
+        existing = self.path_for(sha256)
+        if existing is not None:
+            tmp.unlink(missing_ok=True)
+            return existing
+        return self._install(tmp, self._final(sha256, ext))
+
+    def _final(self, sha256: str, ext: str) -> Path:
+        folder = self.root / _check_sha(sha256)[:2]
+        folder.mkdir(exist_ok=True)
+        return folder / f"{sha256}.{ext}"
+
+    @staticmethod
+    def _check_ext(ext: str) -> None:
+        if ext not in EXTS:
+            raise ValueError(f"extension must be one of {EXTS}, got {ext!r}")
+
+    @staticmethod
+    def _install(tmp: Path, final: Path) -> Path:
+        os.chmod(tmp, 0o444)
+        try:
+            # a hard link never replaces an existing file, unlike os.replace
+            os.link(tmp, final)
+        except FileExistsError:
+            pass  # another thread stored the same bytes first
+        except OSError:
+            if not final.exists():  # filesystem without hard links
+                os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
+
+
+class FetchManifest:
+    """Every fetch attempt's outcome, in order; thread-safe; persisted as Parquet."""
+
+    def __init__(self, records: Iterable[FetchResult] = ()) -> None:
+        self._lock = threading.Lock()
+        self._records: list[FetchResult] = []
+        self._latest_ok: dict[str, FetchResult] = {}
+        self._latest_any: dict[str, FetchResult] = {}
+        for record in records:
+            self.add(record)
+
+    def add(self, result: FetchResult) -> None:
+        with self._lock:
+            self._records.append(result)
+            self._bump(self._latest_any, result)
+            if result.ok:
+                self._bump(self._latest_ok, result)
+
+    @staticmethod
+    def _bump(index: dict[str, FetchResult], result: FetchResult) -> None:
+        current = index.get(result.url)
+        if current is None or result.fetched_at >= current.fetched_at:
+            index[result.url] = result
+
+    def latest(self, url: str, *, successful: bool = True) -> FetchResult | None:
+        """The newest record for ``url``; by default the newest one that has a blob,
+        which is what a conditional GET needs."""
+        with self._lock:
+            return (self._latest_ok if successful else self._latest_any).get(url)
+
+    @property
+    def records(self) -> list[FetchResult]:
+        with self._lock:
+            return list(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[FetchResult]:
+        return iter(self.records)
+
+    def to_table(self) -> pa.Table:
+        rows = [
+            {
+                "url": r.url,
+                "final_url": r.final_url,
+                "sha256": r.sha256,
+                "http_status": r.status,
+                "etag": r.etag,
+                "last_modified": r.last_modified,
+                "content_type": r.content_type,
+                "bytes": r.bytes,
+                "fetched_at": r.fetched_at,
+                "not_modified": r.not_modified,
+                "error": r.error,
+                "refused": r.refused,
+            }
+            for r in self.records
+        ]
+        return pa.Table.from_pylist(rows, schema=FETCHES_SCHEMA)
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> FetchManifest:
+        records = [
+            FetchResult(
+                url=row["url"],
+                final_url=row["final_url"],
+                status=row["http_status"],
+                sha256=row["sha256"],
+                etag=row["etag"],
+                last_modified=row["last_modified"],
+                content_type=row["content_type"],
+                bytes=row["bytes"] or 0,
+                fetched_at=row["fetched_at"],
+                not_modified=bool(row["not_modified"]),
+                error=row["error"],
+                refused=row["refused"],
+            )
+            for row in table.to_pylist()
+        ]
+        return cls(records)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FetchManifest:
+        """Read a Parquet file or a directory of them; a missing path is an empty manifest."""
+        path = Path(path)
+        if not path.exists() or (path.is_dir() and not any(path.glob("**/*.parquet"))):
+            return cls()
+        table = pq.read_table(path, schema=FETCHES_SCHEMA) if path.is_dir() else pq.read_table(path)
+        return cls.from_table(table.cast(FETCHES_SCHEMA))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the whole manifest to one Parquet file, atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(self.to_table(), tmp)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
