@@ -1,0 +1,124 @@
+"""Real Prefect flows (temporary API, SQLite) against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+
+import flows.pipeline_flows as pf
+import pipeline.rows
+from pipeline.fetch import FetchSettings
+from pipeline.storage import Store
+from tests.conftest import small_issue
+from tests.httpserver import Reply, ScriptedServer
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def pdf_headers(etag: str) -> dict:
+    return {"Content-Type": "application/pdf", "ETag": etag}
+
+
+def article(n: int) -> bytes:
+    paras = "".join(f"<p>{'这是第%d篇新闻的正文段落，内容足够长以便被识别为正文。' % n * 3}</p>" for _ in range(4))
+    return (f"<html><head><title>新闻{n}_测试网</title><meta property='og:title' content='测试新闻标题{n}'></head>"
+            f"<body><nav><a href='/'>首页</a></nav><article><h1>测试新闻标题{n}</h1>"
+            f"<p>2022-05-26 14:18 来源：测试日报</p>{paras}<p>一、第一部分</p><p>{'内容' * 40}</p></article>"
+            f"<footer>版权所有</footer></body></html>").encode()
+
+
+def listing(srv: ScriptedServer) -> bytes:
+    links = [("/gz/2022-1.pdf", "2022年第1期"), ("/gz/2022-2.pdf", "2022年第2期"), ("/gz/2022-3.pdf", "2022年第3期"),
+             ("/gz/2022-4.pdf", "2022年第4期"), ("/gz/slow.pdf", "2022年第5期"), ("/about.html", "关于我们"),
+             ("http://127.0.0.2/evil.pdf", "2022年第6期"), ("file:///etc/passwd", "2022年第7期"),
+             ("http://other.example.org/x.pdf", "2022年第8期")]
+    items = "".join(f'<li><a href="{href}">{title}</a></li>' for href, title in links)
+    return f"<html><body><h1>市政府公报</h1><ul>{items}</ul></body></html>".encode()
+
+
+@pytest.fixture
+def site(pdf_factory):
+    pdf1 = pdf_factory(small_issue(1), "i1.pdf").read_bytes()
+    pdf2 = pdf_factory(small_issue(2), "i2.pdf").read_bytes()
+    with ScriptedServer() as srv:
+        srv.route("/gz/index.html", Reply(200, listing(srv), HTML))
+        srv.route("/gz/2022-1.pdf", Reply(500), Reply(200, pdf1, pdf_headers('"one"')), Reply(304, b"", {"ETag": '"one"'}))
+        srv.route("/gz/2022-2.pdf", Reply(200, pdf2, pdf_headers('"two"')), Reply(304, b"", {"ETag": '"two"'}))
+        srv.route("/gz/2022-3.pdf", Reply(404, b"gone"))
+        srv.route("/gz/2022-4.pdf", Reply(200, pdf2[: len(pdf2) // 2], pdf_headers('"x"'), content_length=len(pdf2)))
+        srv.route("/gz/slow.pdf", Reply(200, pdf1, pdf_headers('"s"'), delay=3.0))
+        srv.route("/news/a1.html", Reply(200, article(1), {**HTML, "ETag": '"a1"'}), Reply(304, b"", {"ETag": '"a1"'}))
+        srv.route("/news/a2.html", Reply(200, article(2), {**HTML, "ETag": '"a2"'}), Reply(304, b"", {"ETag": '"a2"'}))
+        yield srv, (pdf1, pdf2)
+
+
+FAST = FetchSettings(read_timeout=0.5, connect_timeout=0.5, retries=2, backoff_base=0.01, backoff_max=0.05)
+
+
+def test_discover_ingest_then_rerun_then_reprocess(site, tmp_path, monkeypatch):
+    srv, (pdf1, pdf2) = site
+    out, raw = str(tmp_path / "out"), str(tmp_path / "raw")
+    run = pf.discover_and_ingest(srv.url("/gz/index.html"), out=out, raw=raw, allow_private=True, fetch_settings=FAST)
+    articles = [srv.url("/news/a1.html"), srv.url("/news/a2.html")]
+    assert pf.ingest(articles, out=out, raw=raw, allow_private=True)["documents"] == 2
+    store = Store(out)
+    docs = store.read("documents")
+    numbers = set(docs.column("doc_number").to_pylist())
+    assert {"测府办〔2022〕1号", "测府办〔2022〕2号"} <= numbers
+    assert pc.sum(pc.equal(docs.column("kind"), "html")).as_py() == 2
+    errors = store.read("errors").to_pylist()
+    sources = {e["source"]: e for e in errors}
+    assert "http 404" in sources[srv.url("/gz/2022-3.pdf")]["message"]
+    assert "truncated" in sources[srv.url("/gz/2022-4.pdf")]["message"]
+    assert "timeout" in sources[srv.url("/gz/slow.pdf")]["message"]
+    refused = {r["url"] for r in store.read("fetches").to_pylist() if r["refused"]}
+    assert refused == {"http://127.0.0.2/evil.pdf", "file:///etc/passwd", "http://other.example.org/x.pdf"}
+    assert not [r for r in srv.requests if "evil" in r.path or "passwd" in r.path]
+    assert len(srv.requests_for("/gz/2022-1.pdf")) == 2  # 500, then 200
+    # nothing truncated reached the raw store
+    from pipeline.rawstore import RawStore
+
+    blobs = [p.read_bytes() for p in RawStore(raw).iter_blobs()]
+    assert all(b.rstrip().endswith(b"%%EOF") for b in blobs if b.startswith(b"%PDF"))
+    assert run["documents"] == docs.num_rows - 2
+
+    sections_before = store.read("sections").num_rows
+    parsed = []
+    real = pf.process_source
+    monkeypatch.setattr(pf, "process_source", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    second = pf.discover_and_ingest(srv.url("/gz/index.html"), out=out, raw=raw, allow_private=True, fetch_settings=FAST)
+    assert second["documents"] == 0 and second["skipped"] == 2  # both issues unchanged: 304, nothing parsed
+    assert srv.requests_for("/gz/2022-2.pdf")[-1].headers.get("if-none-match") == '"two"'
+    pf.ingest(articles, out=out, raw=raw, allow_private=True)  # 304 again; parse is a cache hit
+    assert srv.requests_for("/news/a1.html")[-1].headers.get("if-none-match") == '"a1"'
+    assert parsed == []  # nothing was parsed again
+    assert store.read("documents").num_rows == docs.num_rows
+    assert store.read("sections").num_rows == sections_before
+    runs = store.read("runs").to_pylist()
+    assert sorted(r["flow"] for r in runs) == ["discover_and_ingest"] * 2 + ["ingest"] * 2
+
+    monkeypatch.setattr(pf, "PIPELINE_VERSION", "test-bump")
+    monkeypatch.setattr(pipeline.rows, "PIPELINE_VERSION", "test-bump")
+    again = pf.reprocess("outdated", out=out, raw=raw)
+    after = store.read("documents")
+    assert again["documents"] == docs.num_rows == after.num_rows
+    assert set(after.column("pipeline_version").to_pylist()) == {"test-bump"}
+    assert store.read("sections").num_rows == sections_before
+    assert pf.reprocess("outdated", out=out, raw=raw)["documents"] == 0
+
+
+def _rows(out, name, drop=("processed_at",)):
+    table = Store(out).read(name)
+    keep = [c for c in table.column_names if c not in drop]
+    return sorted(map(str, table.select(keep).to_pylist()))
+
+
+@pytest.mark.slow
+def test_dask_runner_matches_default_runner(pdf_factory, tmp_path):
+    paths = [str(pdf_factory(small_issue(n), f"d{n}.pdf")) for n in (1, 2)]
+    pf.ingest(paths, out=str(tmp_path / "a"), raw=str(tmp_path / "raw"))
+    pf.with_runner(pf.ingest, "dask")(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"))
+    for name in ("documents", "sections", "tables", "removed", "toc_checks"):
+        assert _rows(tmp_path / "a", name) == _rows(tmp_path / "b", name)
