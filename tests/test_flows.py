@@ -22,7 +22,8 @@ def pdf_headers(etag: str) -> dict:
 
 
 def article(n: int) -> bytes:
-    paras = "".join(f"<p>{'这是第%d篇新闻的正文段落，内容足够长以便被识别为正文。' % n * 3}</p>" for _ in range(4))
+    sentence = f"这是第{n}篇新闻的正文段落，内容足够长以便被识别为正文。"
+    paras = "".join(f"<p>{sentence * 3}</p>" for _ in range(4))
     return (f"<html><head><title>新闻{n}_测试网</title><meta property='og:title' content='测试新闻标题{n}'></head>"
             f"<body><nav><a href='/'>首页</a></nav><article><h1>测试新闻标题{n}</h1>"
             f"<p>2022-05-26 14:18 来源：测试日报</p>{paras}<p>一、第一部分</p><p>{'内容' * 40}</p></article>"
