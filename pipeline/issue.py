@@ -188,6 +188,8 @@ def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | 
         text = b.text.strip()
         if b.kind is not BlockKind.PARAGRAPH or not b.set_apart or len(text) > 60:
             break
+        if re.match(r"^(单位|金额单位|计量单位)\s*[:：]", text) or re.match(r"^\S{0,6}(编制单位|填报单位)", text):
+            continue  # the unit line between a table's title and its grid
         if re.match(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$", text):
             label = text
             break

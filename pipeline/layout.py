@@ -98,7 +98,8 @@ class _Shape:
             return False
         m = self._m(ln)
         mid = (ln.bbox[0] + ln.bbox[2]) / 2
-        inset = ln.x0 > m.left + m.size and ln.bbox[2] < m.right - m.size
+        # insets wider than a paragraph's two-character first-line indent
+        inset = ln.x0 > m.left + 2.5 * m.size and ln.bbox[2] < m.right - 2.5 * m.size
         return inset and abs(mid - m.centre) < 1.5 * m.size
 
     def display(self, ln: Line) -> bool:
@@ -110,6 +111,9 @@ class _Shape:
         if self.display(prev) and self.display(ln) and self.centred(ln) and prev.font_size == ln.font_size:
             # a display heading wrapped onto a second, centred line
             return prev.page_no == ln.page_no and ln.bbox[3] - prev.bbox[3] < 2.0 * (ln.font_size or 10)
+        if _HEADING_START.match(prev.text) and self.centred(ln) and not self.full(ln) and prev.page_no == ln.page_no:
+            # a heading whose last word wrapped onto a centred line (第三部分 …情况 / 说明)
+            return ln.bbox[3] - prev.bbox[3] < 1.6 * self._m(ln).pitch and prev.font_size == ln.font_size
         if self.indented(ln) or self.centred(ln) or self.centred(prev):
             return False
         if abs((prev.font_size or 0) - (ln.font_size or 0)) > 0.6 or _HEADING_START.match(ln.text):
@@ -174,8 +178,11 @@ def _paragraph(lines: list[Line], shape: _Shape) -> Block:
         text = _joined(text, ln.text)
     # a heading stands on a line of its own that stops short of the right margin, or is
     # set off by centring or a display size
-    set_apart = (len(lines) == 1 and not shape.full(lines[0])) or all(
-        shape.centred(ln) or shape.display(ln) for ln in lines
+    # (a paragraph's last line sits at the left margin; a centred last line ends a heading)
+    set_apart = (
+        (len(lines) == 1 and not shape.full(lines[0]))
+        or all(shape.centred(ln) or shape.display(ln) for ln in lines)
+        or (len(lines) > 1 and shape.centred(lines[-1]))
     )
     return Block(
         BlockKind.PARAGRAPH,
@@ -183,6 +190,7 @@ def _paragraph(lines: list[Line], shape: _Shape) -> Block:
         lines[0].page_no,
         lines[-1].page_no,
         set_apart=set_apart,
+        n_lines=len(lines),
     )
 
 

@@ -83,6 +83,7 @@ class Block:
     heading_level: int | None = None  # <h1>..<h6> => 1..6; <strong>-only paragraph => 7
     set_apart: bool = False  # PDF: the line stood alone (short, own line, gap/indent)
     table_index: int | None = None
+    n_lines: int = 1  # visual lines the paragraph was set in
 
 
 @dataclass(slots=True)

@@ -92,8 +92,12 @@ def _standalone_ok(text: str, set_apart: bool, run_in: bool) -> bool:
     return set_apart and len(text) <= MAX_HEADING_CHARS and not _SENTENCE_PUNCT.search(body)
 
 
-def parse_heading(text: str, set_apart: bool = True) -> Heading | None:
-    """Recognise a heading at the start of ``text`` (a whole paragraph)."""
+def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> Heading | None:
+    """Recognise a heading at the start of ``text`` (a whole paragraph).
+
+    ``set_apart``: the paragraph stood apart (short line, centred or display size);
+    ``one_line``: it was set in one line, which is enough for 编/章/节/部分 headings.
+    """
     text = text.strip()
     for rule in GRAMMAR:
         m = rule.pattern.match(text)
@@ -104,7 +108,7 @@ def parse_heading(text: str, set_apart: bool = True) -> Heading | None:
         marker = text[: m.end()].strip()
         if rule.level == "article":  # 第一条　为了…: an article has no title of its own
             return Heading(rule.level, rule.rank, number, marker, "", after.strip())
-        if _standalone_ok(text, set_apart, rule.run_in):
+        if _standalone_ok(text, set_apart or (one_line and not rule.run_in), rule.run_in):
             return Heading(rule.level, rule.rank, number, text, _clean_title(after), "")
         if not rule.run_in:
             return None
@@ -138,7 +142,7 @@ def heading_of(block: Block) -> Heading | None:
         # <h1>..<h6> rank above all numbered levels, in their own order; <strong> (7) last
         return Heading("heading", (block.heading_level or 7) - 7, None, text, _clean_title(text), "")
     if block.kind is BlockKind.PARAGRAPH:
-        return parse_heading(block.text, block.set_apart)
+        return parse_heading(block.text, block.set_apart, block.n_lines == 1)
     return None
 
 

@@ -84,38 +84,41 @@ class Merged:
 
 
 def borderless_tables(page: Page, min_rows: int = 3) -> list[PageTable]:
-    """Two-column key/value blocks with no rulings (colophons), from the page's segments."""
+    """Tables without rulings (colophons, key/value blocks, plain column layouts).
+
+    At least ``min_rows`` consecutive text rows that each hold the same number (≥ 2) of
+    gap-separated segments, with every column's left edge lined up within 3 pt.
+    """
     body = [ln for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)]
     rows: dict[float, list[Line]] = {}
     for ln in body:
         rows.setdefault(round(ln.bbox[3]), []).append(ln)
-    ordered = sorted(rows.items())
     found: list[PageTable] = []
     run: list[list[Line]] = []
+
+    def aligned(segs: list[Line], prev: list[Line]) -> bool:
+        gap = segs[0].bbox[1] - prev[0].bbox[3]
+        return (len(segs) == len(prev) and gap < 3 * (segs[0].font_size or 10)
+                and all(abs(a.x0 - b.x0) < 3 for a, b in zip(segs, prev, strict=True)))
 
     def close_run() -> None:
         if len(run) >= min_rows:
             x0 = min(r[0].bbox[0] for r in run)
-            x1 = max(r[1].bbox[2] for r in run)
+            x1 = max(r[-1].bbox[2] for r in run)
             bbox = (x0 - 1, min(r[0].bbox[1] for r in run) - 1, x1 + 1, max(r[0].bbox[3] for r in run) + 1)
-            split = min(r[1].bbox[0] for r in run)
-            found.append(
-                PageTable(page.page_no, bbox, tuple((r[0].text, r[1].text) for r in run), (x0, split, x1), ruled=False)
-            )
+            edges = (x0, *(min(r[k].bbox[0] for r in run) for k in range(1, len(run[0]))), x1)
+            rows_text = tuple(tuple(seg.text for seg in r) for r in run)
+            found.append(PageTable(page.page_no, bbox, rows_text, tuple(round(e, 1) for e in edges), ruled=False))
         run.clear()
 
-    for _, segs in ordered:
+    for _, segs in sorted(rows.items()):
         segs.sort(key=lambda ln: ln.x0)
-        fits = len(segs) == 2 and (
-            not run
-            or (abs(segs[0].x0 - run[-1][0].x0) < 3 and abs(segs[1].x0 - run[-1][1].x0) < 3 and segs[0].bbox[1] - run[-1][0].bbox[3] < 3 * (segs[0].font_size or 10))
-        )
-        if fits:
+        if len(segs) >= 2 and (not run or aligned(segs, run[-1])):
             run.append(segs)
-        else:
-            close_run()
-            if len(segs) == 2:
-                run.append(segs)
+            continue
+        close_run()
+        if len(segs) >= 2:
+            run.append(segs)
     close_run()
     return found
 

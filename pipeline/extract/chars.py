@@ -44,7 +44,7 @@ def _join(chars: list[Char]) -> str:
             size = max(ch.size, prev.size, 1.0)
             both_cjk = _is_cjk(prev.text) and _is_cjk(ch.text)
             # PDFs often position words instead of drawing a space glyph
-            if gap > (1.0 if both_cjk else 0.25) * size:
+            if gap > (0.75 if both_cjk else 0.25) * size:
                 out.append(" ")
         out.append(ch.text)
         prev = ch

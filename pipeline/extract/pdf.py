@@ -180,6 +180,7 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
     out = []
     x, y = ctypes.c_double(), ctypes.c_double()
     rect = pdfium_c.FS_RECTF()
+    matrix = pdfium_c.FS_MATRIX()
     try:
         for i in range(pdfium_c.FPDFText_CountChars(raw)):
             if pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
@@ -189,7 +190,9 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
                 continue
             pdfium_c.FPDFText_GetLooseCharBox(raw, i, rect)
             pdfium_c.FPDFText_GetCharOrigin(raw, i, x, y)
-            size = pdfium_c.FPDFText_GetFontSize(raw, i)
+            # GetFontSize is the Tf operand; the text matrix scales it to the size on the page
+            pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
+            size = pdfium_c.FPDFText_GetFontSize(raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
             out.append(Char(chr(code), rect.left, rect.right, height - y.value, size))
     finally:
         textpage.close()
