@@ -38,11 +38,14 @@ class Metrics:
         return (self.left + self.right) / 2
 
 
-def measure(lines: Sequence[Line]) -> Metrics:
-    """Margins, body font size and line pitch, from the lines themselves."""
+def measure(lines: Sequence[Line], page_width: float | None = None) -> Metrics:
+    """Margins, body font size and line pitch, from the lines themselves.
+
+    With too few lines to tell the right margin, it mirrors the left one on the page.
+    """
     placed = [ln for ln in lines if ln.bbox is not None and len(ln.text) >= 4]
     if not placed:
-        return Metrics(0.0, 1.0, 10.0, 12.0)
+        return Metrics(0.0, page_width or 1.0, 10.0, 12.0)
     size = statistics.median(ln.font_size or 10.0 for ln in placed)
     lefts = Counter(round(ln.x0) for ln in placed if abs((ln.font_size or size) - size) < 0.6)
     left = float(min(x for x, n in lefts.items() if n >= max(lefts.values()) * 0.5)) if lefts else 0.0
@@ -54,6 +57,8 @@ def measure(lines: Sequence[Line]) -> Metrics:
         if a.page_no == b.page_no and 0 < b.bbox[3] - a.bbox[3] < 4 * size
     ]
     pitch = statistics.median(steps) if steps else size * 1.5
+    if len(placed) < 8 and page_width:
+        right = max(right, page_width - left)
     return Metrics(left, right, size, pitch)
 
 
@@ -149,7 +154,7 @@ def build_blocks(
     items.sort(key=lambda it: (it[0], it[1], it[2]))
     lines = [it[3] for it in items if isinstance(it[3], Line)]
     widths = {p.page_no: round(p.width) for p in pages}
-    metrics = {w: measure([ln for ln in lines if widths[ln.page_no] == w]) for w in set(widths.values())}
+    metrics = {w: measure([ln for ln in lines if widths[ln.page_no] == w], w) for w in set(widths.values())}
     shape = _Shape(metrics, widths)
 
     blocks: list[Block] = []

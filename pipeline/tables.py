@@ -170,7 +170,7 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[
             piece = Piece(page.page_no, t.bbox, normalise_grid(t.rows), t.col_edges, t.ruled, len(regions) - 1)
             prev = last_on_page.get(page.page_no - 1)
             target = None
-            if k == 0 and prev is not None and _continues(prev[1], piece, by_page, boxes, settings):
+            if k == 0 and prev is not None and _continues(prev[1], piece, by_page, boxes, settings, prev[0]):
                 target = prev[0]
             if target is None:
                 target = Merged(pieces=[piece], header=piece.rows[0] if piece.ruled else [], rows=piece.rows[1:] if piece.ruled else piece.rows)
@@ -181,8 +181,29 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[
     return merged, regions
 
 
-def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[BBox], settings: Settings) -> bool:
+_NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?%?$")
+
+
+def _another_header(first: list[str], target: Merged) -> bool:
+    """Is ``first`` (top row of a new page's table) the header of a different table?
+
+    It is when it differs from the target's header and holds words where the target's
+    data rows hold numbers.
+    """
+    if not target.header or _norm_row(first) == _norm_row(target.header):
+        return False
+    for j, cell in enumerate(first):
+        column = [r[j] for r in target.rows if j < len(r) and r[j].strip()]
+        if column and sum(bool(_NUMERIC.match(c)) for c in column) >= 0.8 * len(column) and cell.strip() and not _NUMERIC.match(cell):
+            return True
+    return False
+
+
+def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[BBox], settings: Settings,
+               target: Merged | None = None) -> bool:
     if not _same_columns(prev, piece, settings.column_match_tolerance):
+        return False
+    if target is not None and piece.rows and _another_header(piece.rows[0], target):
         return False
     prev_page, page = by_page[prev.page_no], by_page[piece.page_no]
     prev_boxes = [prev.bbox]

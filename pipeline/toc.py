@@ -176,7 +176,11 @@ def _compare(entries: list[TocEntry], body: list[tuple[tuple, Section]], offset:
 
 
 def numbering_checks(sections: Sequence[Section]) -> list[TocCheck]:
-    """Gaps and duplicates in sibling numbering (第三章 then 第五章), 目录 or not."""
+    """Gaps and duplicates in sibling numbering (第三章 then 第五章), 目录 or not.
+
+    A gap is a number below the highest sibling that no sibling carries (so two swapped
+    siblings are no gap); a duplicate is a number carried twice.
+    """
     checks = []
     groups: dict[tuple, list[Section]] = {}
     for s in sections:
@@ -186,15 +190,19 @@ def numbering_checks(sections: Sequence[Section]) -> list[TocCheck]:
     by_seq = {s.seq: s for s in sections}
     for (level, parent_seq), sibs in groups.items():
         parent_no = by_seq[parent_seq].number if parent_seq is not None else None
-        prev = None
+        numbers = {s.number for s in sibs}
+        seen: dict[int, Section] = {}
         for s in sibs:
-            if prev is not None:
-                if s.number == prev.number:
-                    checks.append(TocCheck(level, s.number, "duplicate", None, s.title, None, None, None, parent_no, f"{s.heading} repeats {prev.heading}"))
-                elif s.number > prev.number + 1:
-                    missing = ", ".join(str(n) for n in range(prev.number + 1, s.number))
-                    checks.append(TocCheck(level, s.number, "gap", None, s.title, None, None, None, parent_no, f"numbers {missing} skipped before {s.heading}"))
-            prev = s
+            if s.number in seen:
+                checks.append(TocCheck(level, s.number, "duplicate", None, s.title, None, None, None, parent_no,
+                                       f"{s.heading} repeats {seen[s.number].heading}"))
+            seen.setdefault(s.number, s)
+        for s in sorted(seen.values(), key=lambda x: x.number):
+            lower = max((n for n in numbers if n < s.number), default=0)
+            run = range(lower + 1, s.number)  # numbers no sibling carries, just below this one
+            if run:
+                checks.append(TocCheck(level, s.number, "gap", None, s.title, None, None, None, parent_no,
+                                       f"numbers {', '.join(map(str, run))} skipped before {s.heading}"))
     return checks
 
 
