@@ -37,8 +37,26 @@ from pipeline.storage import Store
 from pipeline.toc import render_markdown
 
 
+def _code_fingerprint() -> str:
+    """Hash of the library's source: a cached parse from other code is never reused."""
+    import hashlib
+
+    import pipeline
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(pipeline.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+
 def _parse_cache_key(context, parameters) -> str:
-    return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}"
+    import hashlib
+
+    settings = hashlib.sha256(repr(parameters.get("settings")).encode()).hexdigest()[:8]
+    return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}-{CODE_FINGERPRINT}-{settings}"
 
 
 @task(cache_key_fn=_parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1, task_run_name="parse {source}")

@@ -15,10 +15,10 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.model import Document, ErrorRecord, SourceResult
+from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
 from pipeline.process import InputError, process_pdf, sniff
 from pipeline.rows import error_table, per_table_files, result_tables
@@ -93,8 +93,8 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
         doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
         published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
         categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
-        original_url=ex.original_url, images=list(ex.images), blocks=list(ex.blocks), tables=list(ex.tables),
-        warnings=list(ex.warnings),
+        original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b) for b in ex.blocks],
+        tables=list(ex.tables), warnings=list(ex.warnings),
     )
     doc.sections, table_sections = build_sections(doc.blocks)
     for i, table in enumerate(doc.tables):
@@ -108,6 +108,13 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
     result.removed = list(ex.removed)
     result.warnings = list(ex.warnings)
     return result
+
+
+def _html_block(block: Block) -> Block:
+    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart."""
+    if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= 60:
+        return replace(block, set_apart=True)
+    return block
 
 
 # --- isolation --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ DOCUMENTS = pa.schema(
         ("toc_complete", pa.bool_()),  # every 目录 entry found in the body (null: no 目录)
         ("toc_problems", pa.int32()),  # entries not ok, plus extra headings, gaps, duplicates
         # HTML metadata; null for PDFs
-        ("published_at", _TS),
+        ("published_at", pa.timestamp("us", tz="+08:00")),  # China Standard Time, as the sources print it
         ("source_name", pa.string()),
         ("author", pa.string()),
         ("categories", pa.list_(pa.string())),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Prefect's temporary server logs 'database is locked' with analytics on (SQLite)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# results and the API database of this test session live in a fresh folder
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="gazette-prefect-")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
