@@ -7,6 +7,7 @@ HTML: decode -> extract main content -> outline
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,13 +48,30 @@ def sniff(data: bytes, name: str = "") -> str:
     return "unknown"
 
 
+PAGES_PER_WORKER = 24  # below this a second process costs more than it saves
+
+
 def read_pages(path: str | Path, settings: Settings) -> list[Page]:
+    """Every page's lines and table regions; page ranges in parallel with ``settings.workers``."""
     with open_pdf(path, settings.backend) as reader:
-        if reader.n_pages == 0:
+        n = reader.n_pages
+        if n == 0:
             raise InputError("empty_pdf", "the PDF has no pages")
-        if reader.n_pages > settings.max_pages:
-            raise InputError("too_many_pages", f"{reader.n_pages} pages exceed max_pages={settings.max_pages}")
-        return list(reader.pages())
+        if n > settings.max_pages:
+            raise InputError("too_many_pages", f"{n} pages exceed max_pages={settings.max_pages}")
+        workers = min(settings.workers, n // PAGES_PER_WORKER)
+        if workers <= 1:
+            return list(reader.pages())
+    step = -(-n // workers)
+    ranges = [(str(path), settings.backend, start, min(start + step, n)) for start in range(0, n, step)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        return [page for chunk in pool.map(_read_range, ranges) for page in chunk]
+
+
+def _read_range(args: tuple[str, str, int, int]) -> list[Page]:
+    path, backend, start, stop = args
+    with open_pdf(path, backend) as reader:
+        return list(reader.pages(start, stop))
 
 
 def printed_offset(pages: Sequence[Page]) -> int | None:

@@ -147,12 +147,13 @@ class PdfiumReader:
         self.n_pages = len(self._doc)
         self._plumber: pdfplumber.PDF | None = None
 
-    def _table_page(self, index: int) -> list[PageTable]:
+    def _plumber_page(self, index: int, with_chars: bool) -> tuple[list[Char] | None, list[PageTable]]:
+        """pdfplumber's view of one page: its table regions (and characters, if asked)."""
         if self._plumber is None:
             self._plumber = _open_plumber(self._path)
         page = self._plumber.pages[index]
         try:
-            return page_tables(page)
+            return (_plumber_chars(page) if with_chars else None), page_tables(page)
         finally:
             page.close()
 
@@ -163,7 +164,12 @@ class PdfiumReader:
             try:
                 width, height = page.get_size()
                 chars = _pdfium_chars(page, height)
-                tables = self._table_page(index) if _pdfium_has_rulings(page) else []
+                # text objects but no characters: pdfium could not map this page's text
+                uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
+                tables: list[PageTable] = []
+                if uncertain or _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4):
+                    plumber_chars, tables = self._plumber_page(index, uncertain)
+                    chars = plumber_chars if uncertain else chars
                 yield Page(index + 1, float(width), float(height), chars_to_lines(chars, index + 1), tables)
             finally:
                 page.close()
@@ -199,9 +205,10 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
     return out
 
 
-def _pdfium_has_rulings(page: pdfium.PdfPage) -> bool:
-    objects = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=2)
-    return sum(1 for _, _ in zip(range(4), objects, strict=False)) >= 4
+def _has_objects(page: pdfium.PdfPage, kind: int, at_least: int) -> bool:
+    """Does the page hold at least ``at_least`` objects of ``kind`` (paths: maybe rulings)?"""
+    objects = page.get_objects(filter=(kind,), max_depth=2)
+    return sum(1 for _, _ in zip(range(at_least), objects, strict=False)) >= at_least
 
 
 BACKENDS = {"pdfplumber": PlumberReader, "pdfium": PdfiumReader, "auto": PdfiumReader}
