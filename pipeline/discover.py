@@ -18,6 +18,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from pipeline.extract.encoding import decode_html as _decode
 from pipeline.fetch import Fetcher, FetchResult
 
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "about:", "vbscript:")
@@ -41,8 +42,6 @@ _INDEX_FILE = re.compile(r"^(?:index|default)\.s?html?$", re.IGNORECASE)
 _PAGER_QUERY = re.compile(r"(?:^|&)(?:page|pageno|pagenum|pageindex|curpage|p)=\d+", re.IGNORECASE)
 _CREATE_PAGE = re.compile(r"createPageHTML\(\s*(\d+)\s*,\s*(\d+)\s*,\s*[\"'](\w+)[\"']\s*,\s*[\"'](\w+)[\"']")
 _GENERIC_TEXT = {"下载", "点击下载", "pdf", "pdf下载", "下载pdf", "查看", "详情", "全文", "阅读全文"}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
-_GB_NAMES = {"gb2312", "gbk", "xgbk", "gb231280", "cp936"}  # all read as their superset, GB18030
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _END_TAGS = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
 
@@ -80,32 +79,8 @@ class Crawl:
 
 
 def decode_html(data: bytes, content_type: str | None = None) -> str:
-    """Bytes to text. Valid UTF-8 wins (GBK text is almost never valid UTF-8); then the
-    declared charset (header, then <meta>); then GB18030, a superset of GB2312/GBK."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", "replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", "replace")
-    candidates = ["utf-8", _declared_charset(data, content_type), "gb18030"]
-    for encoding in candidates:
-        if not encoding:
-            continue
-        try:
-            return data.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("gb18030", "replace")
-
-
-def _declared_charset(data: bytes, content_type: str | None) -> str | None:
-    match = re.search(r"charset\s*=\s*[\"']?([\w-]+)", content_type or "", re.IGNORECASE)
-    name = match.group(1) if match else None
-    if name is None:
-        meta = _META_CHARSET.search(data[:4096])
-        name = meta.group(1).decode("ascii", "replace") if meta else None
-    if name and name.lower().replace("_", "").replace("-", "") in _GB_NAMES:
-        return "gb18030"
-    return name
+    """Bytes to text, by the one decoder every HTML input goes through."""
+    return _decode(data, content_type)[0]
 
 
 def _clean(text: str | None) -> str:

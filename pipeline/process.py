@@ -34,14 +34,15 @@ class InputError(Exception):
 
 
 def sniff(data: bytes, name: str = "") -> str:
-    """The input kind from the bytes (a file's extension may lie): pdf / post / html."""
-    head = data[:2048].lstrip(b"\xef\xbb\xbf\r\n\t ")
-    if data[:1024].find(b"%PDF-") != -1:
+    """The input kind from the bytes (a file's extension may lie): pdf / post / html / unknown."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf\r\n\t \x00")
+    low = head[:1024].lower()
+    markup = head.startswith(b"<") or b"<html" in low or b"<!doctype html" in low
+    if not markup and data[:1024].find(b"%PDF-") != -1:  # the header may follow a little junk
         return "pdf"
-    if head.startswith(b"---") and (name.endswith((".md", ".markdown")) or b"\ntitle:" in data[:4096]):
+    if head.startswith(b"---") and (name.endswith((".md", ".markdown")) or b"\ntitle:" in head):
         return "post"
-    low = head[:512].lower()
-    if low.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<meta", b"<div", b"<p")) or b"<html" in data[:4096].lower():
+    if markup:
         return "html"
     if name.endswith((".md", ".markdown")):
         return "post"
