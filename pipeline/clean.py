@@ -40,9 +40,10 @@ def normalize(text: str) -> str:
 
 def is_watermark(text: str) -> bool:
     core = _BRACKETS.sub("", unicodedata.normalize("NFKC", text))
-    if not core or len(core) > 16:
+    if not core or len(core) > 18:
         return False
-    return any(Levenshtein.distance(core, phrase) <= 1 for phrase in WATERMARK_PHRASES)
+    # a character missing, extra or changed; two for wordings like 具有同等效力
+    return any(Levenshtein.distance(core, phrase) <= 2 for phrase in WATERMARK_PHRASES)
 
 
 def page_number_value(text: str) -> int | None:

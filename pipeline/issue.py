@@ -15,14 +15,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from pipeline.model import Block, BlockKind, Removed, TocEntry
+from pipeline.outline import parse_heading
 from pipeline.toc import is_toc_title, norm_title, parse_toc_blocks
 
 DOC_NUMBER = re.compile(r"[^\s，。：:（）()]{1,24}[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d{1,4}\s*号")
 _ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
 _DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 _PUBLIC = re.compile(r"^公开方式\s*[：:]\s*(.+)$")
-_PAGE_REF = re.compile(r"[（(]\s*(\d{1,4})\s*[）)]\s*$")
+_PAGE_REF = re.compile(r"(?:[（(]\s*(\d{1,4})\s*[）)]|[.…·．_]{3,}\s*(\d{1,4}))\s*$")
 _ISSUER_LINE = re.compile(r"^(.{2,60}?)\s*文\s*件$")
 
 
@@ -74,8 +77,26 @@ def issue_id(texts: Sequence[str]) -> str | None:
     return None
 
 
+def _page_ref(text: str) -> re.Match | None:
+    """A trailing page reference, ``(75)`` or ``……75``, on a line that is no 章/节 entry."""
+    m = _PAGE_REF.search(text)
+    return m if m and parse_heading(text[: m.start()].strip(), True) is None else None
+
+
+def issue_toc_end(blocks: Sequence[Block], start: int, stop: int) -> int:
+    """Index after the issue 目录 that starts at ``blocks[start]``: the last entry with a
+    page reference, before a run of blocks without one."""
+    end = start + 1
+    for i in range(start + 1, stop):
+        if _page_ref(blocks[i].text.strip()):
+            end = i + 1
+        elif i - end >= 4:
+            break
+    return end
+
+
 def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocEntry]:
-    """Issue-level 目录: entries ending in a page reference ``(75)``, holding a 文号.
+    """Issue-level 目录: entries ending in a page reference ``(75)``, most holding a 文号.
 
     An entry may wrap over several lines; short category lines (…文件, 部门文件) that
     group the entries are not part of any title.
@@ -84,7 +105,7 @@ def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocE
     pending: list[str] = []
     for block in blocks[start + 1 : stop]:
         text = block.text.strip()
-        m = _PAGE_REF.search(text)
+        m = _page_ref(text)
         if not m:
             pending.append(text)
             continue
@@ -94,11 +115,12 @@ def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocE
         pending = []
         m = _PAGE_REF.search(whole)
         body = whole[: m.start()].strip()
+        page = int(m.group(1) or m.group(2))
         num = DOC_NUMBER.search(_compact(body))
         title = body
         if num:
             title = re.sub(r"[（(]\s*" + r"\s*".join(map(re.escape, num.group(0))) + r"\s*[）)]", "", body).strip()
-        entries.append(TocEntry("document", None, _collapse_cjk_spaces(title), int(m.group(1)), None, num.group(0) if num else None))
+        entries.append(TocEntry("document", None, _collapse_cjk_spaces(title), page, None, num.group(0) if num else None))
     return entries
 
 
@@ -113,10 +135,14 @@ def _collapse_cjk_spaces(text: str) -> str:
 def split_issue(blocks: Sequence[Block]) -> IssueParts:
     headers = [i for i, b in enumerate(blocks) if b.kind is BlockKind.PARAGRAPH and doc_number_alone(b.text)]
     toc_at = next((i for i, b in enumerate(blocks) if is_toc_title(b.text)), None)
-    first_header = headers[0] if headers else None
+    limit = headers[0] if headers else len(blocks)
     issue_toc: list[TocEntry] = []
-    if toc_at is not None and first_header is not None and toc_at < first_header:
-        issue_toc = parse_issue_toc(blocks, toc_at, first_header)
+    toc_end = 0
+    if toc_at is not None and toc_at < limit:
+        toc_end = issue_toc_end(blocks, toc_at, limit)
+        issue_toc = parse_issue_toc(blocks, toc_at, toc_end)
+        if not issue_toc:
+            toc_end = 0  # a document's own 目录, not the issue's
     listed = {_compact(e.doc_number) for e in issue_toc if e.doc_number}
     if listed:
         # only a header whose 文号 the issue 目录 lists starts a document (first occurrence)
@@ -128,22 +154,48 @@ def split_issue(blocks: Sequence[Block]) -> IssueParts:
                 kept.append(i)
                 seen.add(num)
         headers = kept or headers
-    starts = [i - 1 if i > 0 and _ISSUER_LINE.match(blocks[i - 1].text.strip()) else i for i in headers]
+    starts = {i - 1 if i > 0 and _ISSUER_LINE.match(blocks[i - 1].text.strip()) else i: None for i in headers}
+    found = {_compact(doc_number_alone(blocks[i].text) or "") for i in headers}
+    for entry in issue_toc:  # documents without a 文号 header: find their title instead
+        if entry.doc_number and _compact(entry.doc_number) in found:
+            continue
+        at = find_title(blocks, entry.title, toc_end)
+        if at is not None and at not in starts:
+            starts[at] = entry.title
     if not starts:
-        starts = [0]
-    front = blocks[: starts[0]]
+        starts = {toc_end: None}
+    order = sorted(starts)
+    front = blocks[: order[0]]
     removed = [Removed(b.page_start, b.text, "issue_toc" if toc_at is not None and i >= toc_at else "issue_cover") for i, b in enumerate(front) if b.text]
     gazette = next((b.text.strip() for b in front if "公报" in b.text and len(b.text) <= 30), None)
     parts = []
-    for k, s in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else len(blocks)
-        parts.append(document_part(list(blocks[s:end])))
+    for k, s in enumerate(order):
+        end = order[k + 1] if k + 1 < len(order) else len(blocks)
+        parts.append(document_part(list(blocks[s:end]), starts[s]))
     return IssueParts(issue_id([b.text for b in front]) if front else None, gazette, issue_toc, parts, removed)
 
 
-def document_part(blocks: list[Block]) -> DocPart:
-    """Header metadata, the document's own 目录 and its back matter."""
-    part = DocPart(blocks=blocks)
+def find_title(blocks: Sequence[Block], title: str, start: int) -> int | None:
+    """First block from ``start`` whose text (alone or with the next block) is ``title``."""
+    want = _compact(title)
+    if len(want) < 6:
+        return None
+    for i in range(start, len(blocks)):
+        text = _compact(blocks[i].text)
+        if not text or not want.startswith(text[: min(len(text), 6)]):
+            continue
+        for candidate in (text, text + _compact(blocks[i + 1].text) if i + 1 < len(blocks) else text):
+            if fuzz.ratio(candidate, want) >= 90:
+                return i
+    return None
+
+
+def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
+    """Header metadata, the document's own 目录 and its back matter.
+
+    ``title``: the issue 目录's title for a document found by its title (no 文号 header).
+    """
+    part = DocPart(blocks=blocks, title=title)
     i = 0
     if blocks and (m := _ISSUER_LINE.match(blocks[0].text.strip())):
         part.issuer = re.sub(r"\s+", " ", m.group(1)).strip()

@@ -171,11 +171,21 @@ def build_sections(
             texts[sec.seq].append(block.text)
         _extend(sec, block)
 
-    for block in blocks:
+    blocks = list(blocks)
+    skip = False
+    for i, block in enumerate(blocks):
+        if skip:
+            skip = False
+            continue
         h = heading_of(block)
         if h is None:
             add_text(stack[-1][1] if stack else sections[0], block)
             continue
+        if not h.title and h.level in ("part", "chapter", "section") and i + 1 < len(blocks):
+            title = _title_line(blocks[i + 1])
+            if title:  # 第一章 on one line, its title on the next
+                h = Heading(h.level, h.rank, h.number, f"{h.heading} {title}", _clean_title(title), "")
+                skip = True
         while stack and stack[-1][0] >= h.rank:
             stack.pop()
         parent = stack[-1][1] if stack else None
@@ -197,6 +207,13 @@ def build_sections(
     for sec in sections:
         sec.text = "\n".join(t for t in texts.get(sec.seq, []) if t)
     return sections, table_sections
+
+
+def _title_line(block: Block) -> str | None:
+    """A short set-apart line that is no heading itself: the title under a bare 第X章."""
+    text = block.text.strip()
+    ok = block.kind is BlockKind.PARAGRAPH and block.set_apart and 0 < len(text) <= 40
+    return text if ok and not _SENTENCE_PUNCT.search(text) and heading_of(block) is None else None
 
 
 def _path_key(printed: str) -> str:

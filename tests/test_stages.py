@@ -71,13 +71,14 @@ def test_chars_to_lines_splits_segments_and_keeps_cjk_unspaced():
 @pytest.mark.parametrize(
     "text",
     ["（本文与正式文件同等效力）", "(本文与正式文件同等效力)", "（本文与正式文件同效力）", "本文与正式文件同等效力",
-     "( 本文与正式文件 同等效力 )", "【本文与正式文件同等的效力】"],
+     "( 本文与正式文件 同等效力 )", "【本文与正式文件同等的效力】", "（本文与正式文件具有同等效力）"],
 )
 def test_watermark_variants(text):
     assert is_watermark(text)
 
 
-@pytest.mark.parametrize("text", ["本文与正式文件同等效力，特此说明如下：各单位应当遵守", "正式文件", "同等效力"])
+@pytest.mark.parametrize("text", ["本文与正式文件同等效力，特此说明如下：各单位应当遵守", "正式文件", "同等效力",
+                                  "本文件与正式文本具有同等法律效力"])
 def test_not_watermark(text):
     assert not is_watermark(text)
 
@@ -314,3 +315,24 @@ def test_numbering_gaps_and_duplicates_without_toc():
     sections, _ = build_sections(_blocks(["第一章 甲", "第三章 丙", "第三章 丙二", "第一条 正文内容。", "第三条 正文内容。"]))
     found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
     assert {("gap", "chapter", 3), ("duplicate", "chapter", 3), ("gap", "article", 3)} <= found
+
+
+def test_bare_chapter_number_takes_the_title_line_below():
+    sections, _ = build_sections(_blocks(["第一章", "总 则", "第一条 为了规范管理，制定本办法。", "第二章", "附 则"]))
+    got = [(s.level, s.number, s.heading, s.title) for s in sections[1:]]
+    assert got == [("chapter", 1, "第一章 总 则", "总则"), ("article", 1, "第一条", ""), ("chapter", 2, "第二章 附 则", "附则")]
+
+
+def test_documents_without_doc_number_are_found_by_their_issue_toc_title():
+    blocks = _blocks([
+        "某省人民政府公报", "2023年第5期", "目录", "某省人民政府令 ……………… 1",
+        "某省城市供水管理办法 ……………… 2", "某省人民政府关于公布取消行政许可事项的决定 ………… 9",
+        "某省人民政府令", "第 301 号", "《某省城市供水管理办法》已经省政府常务会议通过，现予公布。", "省长 某某",
+        "某省城市供水管理办法", "第一章 总则", "第一条 为了加强城市供水管理，制定本办法。",
+        "某省人民政府关于公布取消", "行政许可事项的决定", "各市人民政府：", "现决定取消下列事项。",
+    ])
+    parts = split_issue(blocks)
+    assert [e.page for e in parts.toc] == [1, 2, 9]
+    assert [p.title for p in parts.documents] == [
+        "某省人民政府令", "某省城市供水管理办法", "某省人民政府关于公布取消行政许可事项的决定"]
+    assert parts.documents[1].blocks[0].text == "某省城市供水管理办法"
