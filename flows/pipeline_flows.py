@@ -33,7 +33,7 @@ from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
 from pipeline.schema import DATASETS
 from pipeline.settings import Settings
-from pipeline.storage import Store
+from pipeline.storage import open_store
 from pipeline.toc import render_markdown
 
 
@@ -89,7 +89,7 @@ def commit(out: str, results: list[SourceResult], run_row: dict, fetches: pa.Tab
     extra = {"runs": {run_row["run_id"]: pa.Table.from_pylist([run_row], schema=DATASETS["runs"])}}
     if fetches is not None and fetches.num_rows:
         extra["fetches"] = {"manifest": fetches}
-    commit_results(Store(out), results, extra)
+    commit_results(open_store(out), results, extra)
 
 
 def _task_runner(name: str | None):
@@ -138,7 +138,7 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
     """Ingest local paths or URLs of PDFs, HTML pages and posts."""
     t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
     store = RawStore(raw)
-    manifest = FetchManifest.load(Path(out) / "fetches")
+    manifest = FetchManifest.from_table(open_store(out).read("fetches"))
     items, fetched, failed = [], [], []
     urls = [s for s in sources if s.startswith(("http://", "https://")) or "://" in s]
     hosts = set(allowed_hosts or []) | {_host(u) for u in urls}
@@ -192,8 +192,8 @@ def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", a
     t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
     log = get_run_logger()
     store = RawStore(raw)
-    manifest = FetchManifest.load(Path(out) / "fetches")
-    known = {r["raw_sha256"] for r in Store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
+    manifest = FetchManifest.from_table(open_store(out).read("fetches"))
+    known = {r["raw_sha256"] for r in open_store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
              if r["pipeline_version"] == PIPELINE_VERSION}
     policy = UrlPolicy(frozenset({_host(index_url), *(allowed_hosts or [])}), allow_private)
     results: list[SourceResult] = []
@@ -234,7 +234,7 @@ def reprocess(selection: str = "outdated", out: str = "output", raw: str = "raw"
     written by another ``pipeline_version``).
     """
     t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
-    docs = Store(out).read("documents").to_pylist()
+    docs = open_store(out).read("documents").to_pylist()
     if selection == "issue":
         docs = [d for d in docs if d["issue"] == issue]
     elif selection == "outdated":

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from pipeline import PIPELINE_VERSION, __version__
 from pipeline.ingest import Job, Summary, commit_results, discover_inputs, run_jobs
 from pipeline.settings import Settings
-from pipeline.storage import Store
+from pipeline.storage import open_store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -63,7 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         summary.add(r)
         for e in r.errors:
             print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
-    commit_results(Store(args.out), results)
+    commit_results(open_store(args.out), results)
     print(summary.line())
     print(f"wrote {args.out} (pipeline {PIPELINE_VERSION})")
     return 1 if summary.errors or missing else 0
@@ -71,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_tables(args: argparse.Namespace) -> int:
     """List tables: doc, caption, pages, rows x cols. Example: gazette tables --out output"""
-    table = Store(args.out).read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
+    table = open_store(args.out).read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
     for row in table.to_pylist():
         pages = f"p.{row['page_start']}" + (f"-{row['page_end']}" if row["page_end"] != row["page_start"] else "")
         caption = row["caption"] or "(no caption)"
@@ -84,7 +84,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Report each document's 目录 check. Example: gazette validate --out output --strict"""
     from pipeline.toc import render_report
 
-    store = Store(args.out)
+    store = open_store(args.out)
     report, failing = render_report(store.read("documents"), store.read("toc_checks"))
     print(report)
     return 1 if args.strict and failing else 0

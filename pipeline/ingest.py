@@ -23,7 +23,7 @@ from pipeline.outline import build_sections
 from pipeline.process import InputError, process_pdf, sniff
 from pipeline.rows import error_table, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
-from pipeline.storage import Store
+from pipeline.storage import ObjectStore, Store
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
 
@@ -192,7 +192,7 @@ def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceRes
 # --- writing ----------------------------------------------------------------------------
 
 
-def commit_results(store: Store, results: Sequence[SourceResult], extra: dict | None = None) -> None:
+def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], extra: dict | None = None) -> None:
     """Write all results as one snapshot: each input's rows replace its previous rows."""
     parts: dict[str, dict] = {}
     table_files: dict = {}

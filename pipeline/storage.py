@@ -217,3 +217,91 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class ObjectStore:
+    """The same datasets on any pyarrow / fsspec filesystem URI (``s3://``, ``gs://``, ...).
+
+    Object stores have no rename or symlink, so each part file is one atomic PUT and a
+    commit replaces a unit's parts dataset by dataset: a reader may briefly see one unit
+    new in ``sections`` and old in ``documents``. Run one writer at a time per location.
+    Local paths use ``Store``, which commits all datasets at once.
+    """
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.fs, self.base = _filesystem(uri)
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.base.rstrip("/"), *parts])
+
+    def _files(self, folder: str) -> list[str]:
+        from pyarrow import fs as pafs
+
+        info = self.fs.get_file_info(pafs.FileSelector(self._path(folder), allow_not_found=True))
+        return sorted(i.path for i in info if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
+
+    def read(self, name: str, filter=None) -> pa.Table:
+        folder = "tables_parts" if name == "tables" else name
+        files = self._files(folder)
+        if not files:
+            return DATASETS[name].empty_table()
+        return ds.dataset(files, schema=DATASETS[name], format="parquet", filesystem=self.fs).to_table(filter=filter)
+
+    def read_table_file(self, doc_id: str, table_id: str) -> pa.Table:
+        return pq.read_table(self._path(PUBLIC_TABLE_DIR, _safe_name(doc_id), f"{_safe_name(table_id)}.parquet"),
+                             filesystem=self.fs)
+
+    def units(self) -> set[str]:
+        return {Path(f).stem for f in self._files("documents")}
+
+    def commit(self, parts, table_files=None, replace_units=None) -> None:
+        replace_units = set(replace_units or ())
+        for name in DATASETS:
+            folder = "tables_parts" if name == "tables" else name
+            self.fs.create_dir(self._path(folder), recursive=True)
+            new = parts.get(name, {})
+            for key, table in new.items():
+                self._write(table.cast(DATASETS[name]), self._path(folder, f"{_safe_name(key)}.parquet"))
+            for f in self._files(folder):
+                if Path(f).stem in replace_units and Path(f).stem not in new:
+                    self.fs.delete_file(f)
+        docs = {key.split("/")[0] for key in (table_files or {})}
+        for f in self._files(PUBLIC_TABLE_DIR):
+            doc = Path(f).parent.name
+            if doc in docs or any(doc.startswith(u + "-") for u in replace_units):
+                self.fs.delete_file(f)
+        for key, table in (table_files or {}).items():
+            doc_id, table_id = key.split("/")
+            self.fs.create_dir(self._path(PUBLIC_TABLE_DIR, _safe_name(doc_id)), recursive=True)
+            self._write(table, self._path(PUBLIC_TABLE_DIR, doc_id, f"{_safe_name(table_id)}.parquet"))
+        self._write(self.read("tables"), self._path("tables.parquet"))
+
+    def _write(self, table: pa.Table, path: str) -> None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **with_version(table.schema).metadata})
+        pq.write_table(table, path, filesystem=self.fs, compression="zstd")
+
+
+PUBLIC_TABLE_DIR = "tables"
+
+
+def _filesystem(uri: str):
+    from pyarrow import fs as pafs
+
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        import fsspec  # schemes pyarrow lacks natively (memory://, and any fsspec plugin)
+
+        filesystem, path = fsspec.core.url_to_fs(uri)
+        return pafs.PyFileSystem(pafs.FSSpecHandler(filesystem)), path
+
+
+def open_store(location: str | Path) -> Store | ObjectStore:
+    """``Store`` for a local path (or ``file://``), ``ObjectStore`` for any other URI."""
+    text = str(location)
+    if "://" not in text:
+        return Store(text)
+    if text.startswith("file://"):
+        return Store(text[len("file://") :])
+    return ObjectStore(text)

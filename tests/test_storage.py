@@ -134,3 +134,22 @@ def test_two_concurrent_writers_lose_nothing(tmp_path):
     units = _consistent(tmp_path)
     assert units == {f"{n}{i}" for n in "ab" for i in range(5)}
     assert Store(tmp_path).read("documents").num_rows == 20
+
+
+def test_any_filesystem_uri_holds_the_same_datasets(pdf_factory):
+    """An fsspec in-memory filesystem stands in for s3:// (no rename, no symlinks)."""
+    from pipeline.cli import main
+    from pipeline.storage import ObjectStore, open_store
+    from tests.conftest import small_issue
+
+    pdf = pdf_factory(small_issue(3), "uri.pdf")
+    uri = "memory://bucket/gazette-out"
+    assert main(["ingest", str(pdf), "--out", uri, "--raw", "", "-q"]) == 0
+    first = open_store(uri).read("sections").num_rows
+    assert main(["ingest", str(pdf), "--out", uri, "--raw", "", "-q"]) == 0  # replaces, no duplicates
+    store = open_store(uri)
+    assert isinstance(store, ObjectStore)
+    docs = store.read("documents").to_pylist()
+    assert [d["doc_number"] for d in docs] == ["测府办〔2022〕3号"]
+    assert store.read("sections").num_rows == first > 3
+    assert isinstance(open_store("file:///tmp/x"), Store)
