@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import subprocess
@@ -118,22 +117,25 @@ def test_sigkill_during_commit_leaves_previous_snapshot_readable(tmp_path):
     assert not list(store.snapshots.glob(".tmp-*"))
 
 
-def _concurrent_writer(root: str, unit: str) -> None:
-    for i in range(5):
-        Store(root).commit({"documents": {f"{unit}{i}": docs(f"{unit}{i}", 2)}})
+_CONCURRENT = """
+import sys, pyarrow as pa
+from pipeline.schema import DATASETS
+from pipeline.storage import Store
+root, unit = sys.argv[1], sys.argv[2]
+for i in range(5):
+    rows = [{"unit_id": f"{unit}{i}", "doc_id": f"{unit}{i}-{k}"} for k in range(2)]
+    Store(root).commit({"documents": {f"{unit}{i}": pa.Table.from_pylist(rows, schema=DATASETS["documents"])}})
+"""
 
 
 def test_two_concurrent_writers_lose_nothing(tmp_path):
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_concurrent_writer, args=(str(tmp_path), name)) for name in ("a", "b")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    units = _consistent(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(tmp_path / "out"), name], env=env)
+             for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    units = _consistent(tmp_path / "out")
     assert units == {f"{n}{i}" for n in "ab" for i in range(5)}
-    assert Store(tmp_path).read("documents").num_rows == 20
+    assert Store(tmp_path / "out").read("documents").num_rows == 20
 
 
 def test_any_filesystem_uri_holds_the_same_datasets(pdf_factory):

@@ -1,0 +1,61 @@
+"""Whole ingest runs killed at any moment, and two runs writing one output at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.storage import Store
+from tests.conftest import ROOT, SAMPLE_PDF, small_issue
+
+DATASETS = ("documents", "sections", "tables", "table_cells", "removed", "toc_checks", "errors")
+
+
+def gazette(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def snapshot(out: Path) -> dict[str, list]:
+    """Every dataset's rows (minus the processing time), order-independent."""
+    store = Store(out)
+    rows = {}
+    for name in DATASETS:
+        table = store.read(name)
+        keep = [c for c in table.column_names if c != "processed_at"]
+        rows[name] = sorted(map(repr, table.select(keep).to_pylist()))
+    return rows
+
+
+def test_sigkill_at_any_point_leaves_consistent_output(tmp_path, pdf_factory):
+    other = pdf_factory(small_issue(4), "other.pdf")
+    clean = tmp_path / "clean"
+    assert gazette("ingest", str(SAMPLE_PDF), str(other), "--out", str(clean), "--raw", "", "-q").wait() == 0
+    expected = snapshot(clean)
+
+    out = tmp_path / "out"
+    assert gazette("ingest", str(other), "--out", str(out), "--raw", "", "-q").wait() == 0
+    before = snapshot(out)
+    for delay in (0.3, 0.8, 1.3, 1.8, 2.3, 2.8):  # during start-up, parsing and writing
+        proc = gazette("ingest", str(SAMPLE_PDF), str(other), "--out", str(out), "--raw", "", "-q")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = snapshot(out)
+        assert now in (before, expected), f"torn output after a kill at {delay} s"
+    assert gazette("ingest", str(SAMPLE_PDF), str(other), "--out", str(out), "--raw", "", "-q").wait() == 0
+    assert snapshot(out) == expected
+
+
+def test_two_concurrent_ingest_runs_keep_both(tmp_path, pdf_factory):
+    a, b = pdf_factory(small_issue(5), "a.pdf"), pdf_factory(small_issue(6), "b.pdf")
+    out = tmp_path / "out"
+    runs = [gazette("ingest", str(p), "--out", str(out), "--raw", "", "-q") for p in (a, b, SAMPLE_PDF)]
+    assert [r.wait(timeout=120) for r in runs] == [0, 0, 0]
+    numbers = {d["doc_number"] for d in Store(out).read("documents").to_pylist()}
+    assert numbers == {"测府办〔2022〕5号", "测府办〔2022〕6号", "穗府办〔2021〕9号", "穗林业园林规字〔2021〕2号"}
