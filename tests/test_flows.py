@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 import pytest
+from prefect.client.orchestration import get_client
 
 import flows.pipeline_flows as pf
 import pipeline.rows
+from pipeline.cli import main
 from pipeline.fetch import FetchSettings
 from pipeline.storage import Store
 from tests.conftest import small_issue
@@ -84,6 +86,10 @@ def test_discover_ingest_then_rerun_then_reprocess(site, tmp_path, monkeypatch):
     blobs = [p.read_bytes() for p in RawStore(raw).iter_blobs()]
     assert all(b.rstrip().endswith(b"%%EOF") for b in blobs if b.startswith(b"%PDF"))
     assert run["documents"] == docs.num_rows - 2
+    with get_client(sync_client=True) as client:  # the REST filter, as the UI lists artifacts
+        response = client._client.post("/artifacts/filter", json={"limit": 200, "offset": 0, "sort": "CREATED_DESC"})
+        keys = {a["key"] for a in response.json()}
+    assert {"discover-and-ingest-summary", "toc-check", "toc-report", "ingest-summary"} <= keys
 
     sections_before = store.read("sections").num_rows
     parsed = []
@@ -102,9 +108,9 @@ def test_discover_ingest_then_rerun_then_reprocess(site, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pf, "PIPELINE_VERSION", "test-bump")
     monkeypatch.setattr(pipeline.rows, "PIPELINE_VERSION", "test-bump")
-    again = pf.reprocess("outdated", out=out, raw=raw)
+    assert main(["reprocess", "--outdated", "--out", out, "--raw", raw]) == 0  # the CLI runs the real flow
     after = store.read("documents")
-    assert again["documents"] == docs.num_rows == after.num_rows
+    assert after.num_rows == docs.num_rows
     assert set(after.column("pipeline_version").to_pylist()) == {"test-bump"}
     assert store.read("sections").num_rows == sections_before
     assert pf.reprocess("outdated", out=out, raw=raw)["documents"] == 0
