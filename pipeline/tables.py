@@ -28,6 +28,7 @@ from pipeline.model import BBox, Layer, Line, Page, PageTable, Table
 from pipeline.settings import Settings
 
 _CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?%?$")
 
 
 def clean_cell(text: str | None) -> str:
@@ -81,6 +82,46 @@ class Merged:
     pieces: list[Piece] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    header_rows: list[list[str]] = field(default_factory=list)  # as printed, for repeat detection
+
+
+MAX_HEADER_ROWS = 4
+
+
+def split_header(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """(header rows, data rows). One header row, or several stacked ones (statutory
+    tables: 项目 / 支出功能分类 / 科目编码) when the leading rows hold no numbers while a
+    numeric column follows."""
+    if not rows:
+        return [], []
+    k = 1
+    while k < min(MAX_HEADER_ROWS, len(rows) - 1) and not any(_NUMERIC.match(c) for c in rows[k] if c):
+        k += 1
+    if k > 1 and not _has_numeric_column(rows[k:]):
+        k = 1
+    return rows[:k], rows[k:]
+
+
+def _has_numeric_column(rows: list[list[str]]) -> bool:
+    width = max((len(r) for r in rows), default=0)
+    for j in range(width):
+        column = [r[j] for r in rows if j < len(r) and r[j].strip()]
+        if column and sum(bool(_NUMERIC.match(c)) for c in column) >= 0.8 * len(column):
+            return True
+    return False
+
+
+def combine_header(header_rows: list[list[str]]) -> list[str]:
+    """Stacked header rows -> one name per column: the distinct parts, top down, joined by /."""
+    names = []
+    for j in range(max((len(r) for r in header_rows), default=0)):
+        parts: list[str] = []
+        for row in header_rows:
+            cell = row[j].strip() if j < len(row) else ""
+            if cell and cell not in parts:
+                parts.append(cell)
+        names.append("/".join(parts))
+    return names
 
 
 def borderless_tables(page: Page, min_rows: int = 3) -> list[PageTable]:
@@ -173,15 +214,13 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[
             if k == 0 and prev is not None and _continues(prev[1], piece, by_page, boxes, settings, prev[0]):
                 target = prev[0]
             if target is None:
-                target = Merged(pieces=[piece], header=piece.rows[0] if piece.ruled else [], rows=piece.rows[1:] if piece.ruled else piece.rows)
+                head, body = split_header(piece.rows) if piece.ruled else ([], piece.rows)
+                target = Merged(pieces=[piece], header=combine_header(head), rows=body, header_rows=head)
                 merged.append(target)
             else:
                 _append(target, piece)
             last_on_page[page.page_no] = (target, piece)
     return merged, regions
-
-
-_NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?%?$")
 
 
 def _another_header(first: list[str], target: Merged) -> bool:
@@ -190,7 +229,7 @@ def _another_header(first: list[str], target: Merged) -> bool:
     It is when it differs from the target's header and holds words where the target's
     data rows hold numbers.
     """
-    if not target.header or _norm_row(first) == _norm_row(target.header):
+    if not target.header_rows or _norm_row(first) == _norm_row(target.header_rows[0]):
         return False
     for j, cell in enumerate(first):
         column = [r[j] for r in target.rows if j < len(r) and r[j].strip()]
@@ -215,8 +254,9 @@ def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[
 
 def _append(target: Merged, piece: Piece) -> None:
     rows = piece.rows
-    if rows and target.header and _norm_row(rows[0]) == _norm_row(target.header):
-        rows = rows[1:]  # the header row repeated on the new page
+    k = len(target.header_rows)
+    if k and [_norm_row(r) for r in rows[:k]] == [_norm_row(r) for r in target.header_rows]:
+        rows = rows[k:]  # the header repeated on the new page
     if rows and target.rows and not rows[0][0].strip() and any(c.strip() for c in rows[0][1:]):
         cut = rows[0]  # the rest of a row cut by the page break
         last = target.rows[-1]

@@ -336,3 +336,14 @@ def test_documents_without_doc_number_are_found_by_their_issue_toc_title():
     assert [p.title for p in parts.documents] == [
         "某省人民政府令", "某省城市供水管理办法", "某省人民政府关于公布取消行政许可事项的决定"]
     assert parts.documents[1].blocks[0].text == "某省城市供水管理办法"
+
+
+def test_stacked_header_rows_combine_when_a_numeric_column_follows():
+    from pipeline.tables import combine_header, split_header
+
+    rows = [["项目", "项目", "本年收入"], ["科目编码", "科目名称", "本年收入"], ["201", "一般公共服务", "2,106.66"],
+            ["208", "社会保障", "41.2"]]
+    head, body = split_header(rows)
+    assert combine_header(head) == ["项目/科目编码", "项目/科目名称", "本年收入"] and len(body) == 2
+    text_only = [["序号", "名称"], ["甲", "乙"], ["丙", "丁"]]
+    assert split_header(text_only) == ([["序号", "名称"]], [["甲", "乙"], ["丙", "丁"]])

@@ -67,7 +67,7 @@ def page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
         for x in xs:
             if not edges or x - edges[-1] > 2.0:
                 edges.append(x)
-        rows = tuple(tuple(SPANNED if cell is None else cell for cell in row) for row in grid)
+        rows = tuple(tuple(row) for row in _fill_spans(table, grid))
         tops = tuple(round(r.bbox[1], 1) for r in table.rows)
         found.append(
             PageTable(
@@ -80,6 +80,36 @@ def page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
             )
         )
     return found
+
+
+def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
+    """Give every grid position that a merged (spanning) cell covers that cell's text.
+
+    pdfplumber leaves such positions ``None``; the cell covering a position's centre is
+    found by geometry, so row spans and column spans are told apart exactly. A position
+    no cell covers stays SPANNED for the tables stage.
+    """
+    origins = {}
+    for i, row in enumerate(table.rows):
+        for j, bbox in enumerate(row.cells):
+            if bbox is not None:
+                origins[bbox] = (i, j)
+    # a grid row runs from its top to the next row's top (a row's own bbox grows with
+    # the tall cells that start in it); likewise for columns
+    tops = [r.bbox[1] for r in table.rows] + [table.bbox[3]]
+    lefts = [c.bbox[0] for c in table.columns] + [table.bbox[2]]
+    out = []
+    for i, row in enumerate(grid):
+        cells = []
+        for j, text in enumerate(row):
+            if text is None and j < len(table.columns) and i < len(table.rows):
+                y = (tops[i] + tops[i + 1]) / 2
+                x = (lefts[j] + lefts[j + 1]) / 2
+                owner = next((o for b, o in origins.items() if b[0] <= x <= b[2] and b[1] <= y <= b[3]), None)
+                text = grid[owner[0]][owner[1]] if owner and grid[owner[0]][owner[1]] is not None else SPANNED
+            cells.append(text if text is not None else SPANNED)
+        out.append(cells)
+    return out
 
 
 def _plumber_chars(page: pdfplumber.page.Page) -> list[Char]:
