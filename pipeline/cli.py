@@ -73,7 +73,9 @@ def cmd_tables(args: argparse.Namespace) -> int:
     """List tables: doc, caption, pages, rows x cols. Example: gazette tables --out output"""
     table = open_store(args.out).read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
     for row in table.to_pylist():
-        pages = f"p.{row['page_start']}" + (f"-{row['page_end']}" if row["page_end"] != row["page_start"] else "")
+        pages = "-" if row["page_start"] is None else f"p.{row['page_start']}"
+        if row["page_end"] not in (None, row["page_start"]):
+            pages += f"-{row['page_end']}"
         caption = row["caption"] or "(no caption)"
         print(f"{row['doc_id']}  {row['table_id']:<4} {pages:<9} {row['n_rows']:>4} x {row['n_cols']:<3} {row['kind']:<10} {caption}")
     print(f"{table.num_rows} tables")
