@@ -12,11 +12,14 @@ import hashlib
 import multiprocessing as mp
 import os
 import pickle
+import resource
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import psutil
 
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
@@ -69,6 +72,9 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
         raise InputError("unsupported_type", f"neither PDF nor HTML (starts with {data[:12]!r})", "sniff")
     except InputError as exc:
         return _failed(source, sha, exc.stage, exc.reason, str(exc))
+    except MemoryError:
+        return _failed(source, sha, "pipeline", "too_much_memory",
+                       f"parsing needed more than max_memory_mb={settings.max_memory_mb} MB")
     except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return _failed(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
@@ -121,6 +127,9 @@ def _html_block(block: Block) -> Block:
 
 
 def _child(conn, path, source, settings, meta) -> None:
+    # never below what the forked child already maps, plus room to work
+    limit = max(settings.max_memory_mb * 1024 * 1024, psutil.Process().memory_info().vms + 512 * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         result = process_source(path, source, settings, **meta)
         conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))

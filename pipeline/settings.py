@@ -20,6 +20,9 @@ class Settings:
     max_pages: int = 3000
     doc_timeout_s: float = 600.0  # per-source time budget; a stuck document is stopped and recorded
     max_html_bytes: int = 20 * 1024 * 1024
+    # address space of an isolated parse (RLIMIT_AS): a decompression bomb or runaway object
+    # graph fails with a clear error instead of taking the machine; pdfminer has no such limit
+    max_memory_mb: int = 4096
     # cleaning
     margin_band: float = 0.10  # fraction of the page height treated as header / footer band
     repeat_min_fraction: float = 0.3  # a band line repeated on this share of pages is furniture
