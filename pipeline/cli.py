@@ -28,7 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     changes = {}
     if getattr(args, "backend", None):
         changes["backend"] = args.backend
-    if getattr(args, "timeout", None):
+    if getattr(args, "timeout", None) is not None:
         changes["doc_timeout_s"] = args.timeout
     return Settings(**changes)
 

@@ -194,11 +194,16 @@ def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceRes
         proc.kill()
         proc.join()
         recv.close()
-        return _failed(job.source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:.0f} s time budget")
+        return _failed(job.source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:g} s time budget")
     return None
 
 
 # --- writing ----------------------------------------------------------------------------
+
+
+def source_key(source: str) -> str:
+    """Errors are kept per input location: re-ingesting a file replaces its error rows."""
+    return "src-" + hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], extra: dict | None = None) -> None:
@@ -207,13 +212,21 @@ def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], 
     table_files: dict = {}
     units: set[str] = set()
     for r in results:
-        units.add(r.unit_id)
-        if r.kind == "error":
-            parts.setdefault("errors", {})[r.unit_id] = error_table(r.unit_id, r.errors)
-            continue
-        for name, table in result_tables(r).items():
-            parts.setdefault(name, {})[r.unit_id] = table
-        table_files.update(per_table_files(r))
+        key = source_key(r.source)
+        units.add(key)
+        if r.kind != "error":
+            try:
+                tables, files = result_tables(r), per_table_files(r)
+            except Exception as exc:  # rows the writer refuses fail this input, not the batch
+                r = _failed(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
+            else:
+                units.add(r.unit_id)
+                for name, table in tables.items():
+                    if name != "errors":
+                        parts.setdefault(name, {})[r.unit_id] = table
+                table_files.update(files)
+        if r.errors:
+            parts.setdefault("errors", {})[key] = error_table(r.unit_id, r.errors)
     for name, by_key in (extra or {}).items():
         parts.setdefault(name, {}).update(by_key)
     store.commit(parts, table_files, replace_units=units)

@@ -22,7 +22,7 @@ _HEADING_START = re.compile(
     r"^\s*(第[一二三四五六七八九十百千零〇两\d]+[编章节部分]|附件|附录|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])"
 )
 _SENTENCE_END = re.compile(r"[。！？；：!?;:…”』」）)]$")
-_LATIN_END = re.compile(r"[A-Za-z0-9]$")
+_LATIN_END = re.compile(r"[A-Za-z0-9]")
 _LATIN_START = re.compile(r"^[A-Za-z0-9]")
 
 
@@ -75,9 +75,14 @@ def _rows(lines: Sequence[Line]) -> list[Line]:
     return out
 
 
-def _joined(a: str, b: str) -> str:
-    sep = " " if _LATIN_END.search(a) and _LATIN_START.match(b) else ""
-    return a + sep + b
+def _join_lines(texts: list[str]) -> str:
+    """Wrapped lines -> one paragraph: CJK joins without a space, Latin words keep one."""
+    parts = [texts[0]]
+    for prev, text in zip(texts, texts[1:], strict=False):
+        if _LATIN_END.match(prev[-1:]) and _LATIN_START.match(text):
+            parts.append(" ")
+        parts.append(text)
+    return "".join(parts)
 
 
 class _Shape:
@@ -178,9 +183,7 @@ def build_blocks(
 
 
 def _paragraph(lines: list[Line], shape: _Shape) -> Block:
-    text = lines[0].text
-    for ln in lines[1:]:
-        text = _joined(text, ln.text)
+    text = _join_lines([ln.text for ln in lines])
     # a heading stands on a line of its own that stops short of the right margin, or is
     # set off by centring or a display size
     # (a paragraph's last line sits at the left margin; a centred last line ends a heading)

@@ -70,6 +70,7 @@ class Page:
     lines: list[Line]
     tables: list[PageTable] = field(default_factory=list)
     printed_no: int | None = None  # the page number printed in the footer, when found
+    warnings: list[str] = field(default_factory=list)  # what could not be read on this page
 
 
 @dataclass(frozen=True, slots=True)

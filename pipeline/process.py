@@ -35,6 +35,8 @@ class InputError(Exception):
 
 def sniff(data: bytes, name: str = "") -> str:
     """The input kind from the bytes (a file's extension may lie): pdf / post / html / unknown."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark
+        data = data[:8192].decode("utf-16", "replace").encode("utf-8", "replace")
     head = data[:4096].lstrip(b"\xef\xbb\xbf\r\n\t \x00")
     low = head[:1024].lower()
     markup = head.startswith(b"<") or b"<html" in low or b"<!doctype html" in low
@@ -88,6 +90,9 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     except PdfError as exc:
         raise InputError(exc.reason, str(exc)) from exc
     if not any(ln.text.strip() for p in pages for ln in p.lines):
+        unreadable = sum(1 for p in pages if p.warnings)
+        if unreadable == len(pages):
+            raise InputError("unreadable_pdf", f"none of the {len(pages)} pages could be read: {pages[0].warnings[0]}")
         raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
     pages = clean_pages(pages, settings)
     merged, regions = merge_across_pages(pages, settings)
@@ -106,6 +111,9 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     if parts.toc:
         result.issue_toc_checks = check_issue(parts.toc, result.documents)
     result.removed = _removed(pages, result.documents, parts.removed, [p.removed for p in parts.documents])
+    for page in pages:  # what could not be read goes to the document it belongs to
+        doc = next((d for d in result.documents if (d.page_start or 0) <= page.page_no <= (d.page_end or 0)), None)
+        (doc.warnings if doc else result.warnings).extend(page.warnings)
     return result
 
 

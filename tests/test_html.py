@@ -418,7 +418,7 @@ def test_parse_datetime(text, expected, has_time, has_tz):
         (html("<ul>" + "".join(f"<li><a href='/{i}'>栏目{i}</a></li>" for i in range(30)) + "</ul>"), "no_article",
          "no article text"),
         (html("<script>var s = '正文内容';</script>"), "no_article", "no article text"),
-        (html("<div>" * 3000 + PROSE + "</div>" * 3000), "no_article", "nested deeper"),
+        (html("<div>" * 3000 + PROSE + "</div>" * 3000), "too_complex", "nested deeper"),
     ],
     ids=["empty", "whitespace", "pdf", "png", "gzip", "json", "plain-text", "garbage", "nav-only",
          "script-only", "nested-3000"],

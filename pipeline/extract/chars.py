@@ -31,8 +31,8 @@ class Char:
     size: float
 
 
-def _is_cjk(ch: str) -> bool:
-    return bool(ch) and (unicodedata.east_asian_width(ch) in "WF")
+def _is_cjk(text: str) -> bool:
+    return bool(text) and unicodedata.east_asian_width(text[0]) in "WF"
 
 
 def _join(chars: list[Char]) -> str:

@@ -1502,11 +1502,12 @@ def _absolute(base: str | None, href: str | None) -> str | None:
         return href
 
 
-def _no_article(source: str, warnings: list[str]) -> str:
+def _no_article(source: str, warnings: list[str]) -> tuple[str, str]:
+    """(message, reason): markup too deep for the parser is ``too_complex``, not missing text."""
     why = next((w for w in warnings if w.startswith("markup nested")), None)
     if why:
-        return f"no article text found in {source}: {why}"
-    return f"no article text found in {source} (only navigation, links or boilerplate)"
+        return f"no article text found in {source}: {why}", "too_complex"
+    return f"no article text found in {source} (only navigation, links or boilerplate)", "no_article"
 
 
 def extract_html(
@@ -1524,8 +1525,13 @@ def extract_html(
         raise HtmlInputError(f"page too large to process ({source})", "too_complex") from exc
 
 
+_GIANT_TAG = re.compile(rb"<[^<>]{200000}")
+
+
 def _extract_html(data: bytes, source: str, url: str | None, http_content_type: str | None) -> HtmlExtraction:
     _check_bytes(data)
+    if _GIANT_TAG.search(data):  # libxml2 is quadratic in the attributes of one element
+        raise HtmlInputError(f"a single tag of over 200,000 bytes in {source}", "too_complex")
     text, codec, note = decode_html(data, http_content_type)
     _check_text(text)
     warnings: list[str] = []
@@ -1554,7 +1560,7 @@ def _extract_html(data: bytes, source: str, url: str | None, http_content_type: 
 
     valid, container = _hints_and_container(body, segs, _label_related_blocks(segs))
     if container is None:
-        raise HtmlInputError(_no_article(source, warnings), "no_article")
+        raise HtmlInputError(*_no_article(source, warnings))
 
     inside = set()
     for el in container.iter():
@@ -1598,7 +1604,7 @@ def _extract_html(data: bytes, source: str, url: str | None, http_content_type: 
     blocks, title = _title_block(blocks, title, removed)
     blocks = _drop_summary_duplicate(blocks, removed)
     if not any(b.text.strip() for b in blocks if b.kind is not BlockKind.TABLE) and not tables:
-        raise HtmlInputError(_no_article(source, warnings), "no_article")
+        raise HtmlInputError(*_no_article(source, warnings))
 
     published = _choose_published(head, printed, time_els, warnings)
     source_name = printed.source

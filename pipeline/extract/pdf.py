@@ -51,12 +51,21 @@ TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", 
 SPANNED = "\x00"
 
 
-def page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
+def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None) -> list[PageTable]:
     """Ruled tables on an open pdfplumber page, with their column edges and merged cells.
 
-    A cell that a spanning (merged) cell covers is ``None`` in pdfplumber's grid; the
-    tables stage fills it (see ``pipeline.tables``).
+    A page whose drawing pdfminer cannot interpret yields no tables and a warning (its
+    text is still read), rather than failing the document.
     """
+    try:
+        return _page_tables(page)
+    except Exception as exc:  # pdfminer raises assorted types on broken content streams
+        if warnings is not None:
+            warnings.append(f"page {page.page_number}: tables not read ({type(exc).__name__}: {exc})"[:300])
+        return []
+
+
+def _page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
     found = []
     for table in page.find_tables(TABLE_SETTINGS):
         grid = table.extract(x_tolerance=1.5, y_tolerance=3)
@@ -117,9 +126,12 @@ def _plumber_chars(page: pdfplumber.page.Page) -> list[Char]:
     for c in page.chars:
         if not c.get("upright", True):
             continue
+        text = c["text"]
+        if len(text) != 1:
+            text = "\ufffd" if text.startswith("(cid:") else text  # (cid:N): a glyph with no Unicode mapping
         # baseline = page height - origin y, written so that a non-zero mediabox origin cancels
         baseline = c["top"] + c["y1"] - c["matrix"][5]
-        out.append(Char(c["text"], c["x0"], c["x1"], baseline, c["size"]))
+        out.append(Char(text, c["x0"], c["x1"], baseline, c["size"]))
     return out
 
 
@@ -136,10 +148,13 @@ class PlumberReader:
 
     def pages(self, start: int = 0, stop: int | None = None) -> Iterator[Page]:
         for page in self._pdf.pages[start:stop]:
+            warnings: list[str] = []
             try:
                 lines = chars_to_lines(_plumber_chars(page), page.page_number)
-                tables = page_tables(page) if _has_rulings(page) else []
-                yield Page(page.page_number, float(page.width), float(page.height), lines, tables)
+                tables = page_tables(page, warnings) if _has_rulings(page) else []
+                yield Page(page.page_number, float(page.width), float(page.height), lines, tables, warnings=warnings)
+            except Exception as exc:  # one unreadable page must not lose the document
+                yield _unreadable(page.page_number, exc)
             finally:
                 page.close()  # drops pdfminer's layout cache for this page
 
@@ -147,15 +162,31 @@ class PlumberReader:
         self._pdf.close()
 
 
+def _unreadable(page_no: int, exc: Exception) -> Page:
+    reason = f"page {page_no}: not readable, skipped ({type(exc).__name__}: {exc})"[:300]
+    return Page(page_no, 595.0, 842.0, [], [], warnings=[reason])
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    out, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
 def _open_plumber(path: str | Path) -> pdfplumber.PDF:
     try:
         pdf = pdfplumber.open(path)
         _ = pdf.pages
-    except Exception as exc:  # pdfminer raises many types for broken files
-        name = type(exc).__name__
-        if "Password" in name or "Encrypt" in name or "PDFEncryption" in str(exc):
-            raise PdfError("encrypted", f"encrypted PDF ({name})") from exc
-        raise PdfError("unreadable_pdf", f"cannot parse PDF: {name}: {exc}") from exc
+    except Exception as exc:  # pdfminer raises many types for broken files; pdfplumber wraps them
+        chain = _causes(exc) + [a for e in _causes(exc) for a in e.args if isinstance(a, BaseException)]
+        names = " ".join(f"{type(e).__name__} {e!r}" for e in chain)
+        if "Password" in names or "Encrypt" in names:
+            raise PdfError("encrypted", "encrypted PDF: a password is needed to read it") from exc
+        detail = next((f"{type(e).__name__}: {e}" for e in chain if str(e).strip()), type(exc).__name__)
+        raise PdfError("unreadable_pdf", f"cannot parse PDF: {detail}"[:300]) from exc
     return pdf
 
 
@@ -177,32 +208,54 @@ class PdfiumReader:
         self.n_pages = len(self._doc)
         self._plumber: pdfplumber.PDF | None = None
 
-    def _plumber_page(self, index: int, with_chars: bool) -> tuple[list[Char] | None, list[PageTable]]:
+    def _plumber_page(self, index: int, with_chars: bool, warnings: list[str]) -> tuple[list[Char] | None, list[PageTable]]:
         """pdfplumber's view of one page: its table regions (and characters, if asked)."""
         if self._plumber is None:
             self._plumber = _open_plumber(self._path)
+        if index >= len(self._plumber.pages):  # the two parsers may count pages differently
+            return None, []
         page = self._plumber.pages[index]
         try:
-            return (_plumber_chars(page) if with_chars else None), page_tables(page)
+            return (_plumber_chars(page) if with_chars else None), page_tables(page, warnings)
         finally:
             page.close()
 
     def pages(self, start: int = 0, stop: int | None = None) -> Iterator[Page]:
         stop = self.n_pages if stop is None else min(stop, self.n_pages)
         for index in range(start, stop):
-            page = self._doc[index]
             try:
-                width, height = page.get_size()
-                chars = _pdfium_chars(page, height)
-                # text objects but no characters: pdfium could not map this page's text
-                uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
-                tables: list[PageTable] = []
-                if uncertain or _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4):
-                    plumber_chars, tables = self._plumber_page(index, uncertain)
-                    chars = plumber_chars if uncertain else chars
-                yield Page(index + 1, float(width), float(height), chars_to_lines(chars, index + 1), tables)
-            finally:
-                page.close()
+                yield self._page(index)
+            except Exception as exc:  # pdfium cannot load it: pdfplumber may, else skip it
+                yield self._fallback_page(index, exc)
+
+    def _page(self, index: int) -> Page:
+        page = self._doc[index]
+        try:
+            width, height = page.get_size()
+            chars = _pdfium_chars(page, height)
+            # text objects but no characters: pdfium could not map this page's text
+            uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
+            tables: list[PageTable] = []
+            warnings: list[str] = []
+            if uncertain or _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4):
+                plumber_chars, tables = self._plumber_page(index, uncertain, warnings)
+                chars = plumber_chars if uncertain and plumber_chars is not None else chars
+            lines = chars_to_lines(chars, index + 1)
+            return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
+        finally:
+            page.close()
+
+    def _fallback_page(self, index: int, exc: Exception) -> Page:
+        try:
+            warnings = [f"page {index + 1}: read with pdfplumber ({type(exc).__name__}: {exc})"[:300]]
+            chars, tables = self._plumber_page(index, True, warnings)
+            if chars is None:
+                raise exc
+            page = self._plumber.pages[index]
+            return Page(index + 1, float(page.width), float(page.height), chars_to_lines(chars, index + 1), tables,
+                        warnings=warnings)
+        except Exception as again:
+            return _unreadable(index + 1, again)
 
     def close(self) -> None:
         if self._plumber is not None:
@@ -218,18 +271,29 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
     rect = pdfium_c.FS_RECTF()
     matrix = pdfium_c.FS_MATRIX()
     try:
-        for i in range(pdfium_c.FPDFText_CountChars(raw)):
+        count = pdfium_c.FPDFText_CountChars(raw)
+        for i in range(count):
             if pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
                 continue  # pdfium's own inserted spaces / line breaks
             code = pdfium_c.FPDFText_GetUnicode(raw, i)
             if code in (0, 0xFFFE, 0xFFFF) or code in (10, 13):
                 continue
+            if 0xDC00 <= code <= 0xDFFF:
+                continue  # the low half of a pair, joined below (or a stray half)
+            right = None
+            if 0xD800 <= code <= 0xDBFF:  # pdfium gives characters beyond U+FFFF as UTF-16 pairs
+                low = pdfium_c.FPDFText_GetUnicode(raw, i + 1) if i + 1 < count else 0
+                ok = 0xDC00 <= low <= 0xDFFF
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00) if ok else 0xFFFD
+                if ok:  # the glyph's box may sit on either half
+                    pdfium_c.FPDFText_GetLooseCharBox(raw, i + 1, rect)
+                    right = rect.right
             pdfium_c.FPDFText_GetLooseCharBox(raw, i, rect)
             pdfium_c.FPDFText_GetCharOrigin(raw, i, x, y)
             # GetFontSize is the Tf operand; the text matrix scales it to the size on the page
             pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
             size = pdfium_c.FPDFText_GetFontSize(raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-            out.append(Char(chr(code), rect.left, rect.right, height - y.value, size))
+            out.append(Char(chr(code), rect.left, max(rect.right, right or rect.right), height - y.value, size))
     finally:
         textpage.close()
     return out
@@ -241,15 +305,27 @@ def _has_objects(page: pdfium.PdfPage, kind: int, at_least: int) -> bool:
     return sum(1 for _, _ in zip(range(at_least), objects, strict=False)) >= at_least
 
 
-BACKENDS = {"pdfplumber": PlumberReader, "pdfium": PdfiumReader, "auto": PdfiumReader}
+def _auto(path: str | Path) -> PdfReader:
+    """pypdfium2, or pdfplumber where pdfium cannot open the file (it may still parse)."""
+    try:
+        return PdfiumReader(path)
+    except PdfError as exc:
+        if exc.reason == "encrypted":
+            raise
+        try:
+            return PlumberReader(path)
+        except PdfError:
+            raise exc from None
+
+
+BACKENDS = {"pdfplumber": PlumberReader, "pdfium": PdfiumReader, "auto": _auto}
 
 
 @contextmanager
 def open_pdf(path: str | Path, backend: str = "auto") -> Iterator[PdfReader]:
-    try:
-        reader = BACKENDS[backend](path)
-    except KeyError:
-        raise ValueError(f"unknown PDF backend {backend!r}; choose from {sorted(BACKENDS)}") from None
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown PDF backend {backend!r}; choose from {sorted(BACKENDS)}")
+    reader = BACKENDS[backend](path)
     try:
         yield reader
     finally:
