@@ -32,11 +32,13 @@ INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
 
 
 def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files given, plus the input files inside given directories (sorted, recursive)."""
+    """Files given, plus the input files inside given directories (sorted, recursive; a
+    folder's README is documentation, not input)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES)
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
+                          and not f.name.upper().startswith("README"))
         else:
             out.append(p)
     return out

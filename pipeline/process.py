@@ -46,8 +46,6 @@ def sniff(data: bytes, name: str = "") -> str:
         return "post"
     if markup:
         return "html"
-    if name.endswith((".md", ".markdown")):
-        return "post"
     return "unknown"
 
 
