@@ -28,3 +28,13 @@ def test_fast_path_matches_pdfplumber(path):
 
 def test_parallel_pages_match_serial():
     assert rows(SAMPLE_PDF, workers=2) == rows(SAMPLE_PDF, workers=1)
+
+
+def test_threads_parsing_at_once_match_serial():
+    """Prefect's thread task runner parses documents concurrently; PDFium is not thread-safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = PDFS * 2
+    serial = [rows(p) for p in paths]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(rows, paths)) == serial

@@ -13,6 +13,7 @@ line. Page caches are released after each page, so memory stays flat on long PDF
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,6 +193,10 @@ def _open_plumber(path: str | Path) -> pdfplumber.PDF:
 
 # --- pypdfium2 --------------------------------------------------------------------------
 
+# PDFium is not thread-safe: every call into it, from any thread (Prefect's thread task
+# runner parses documents concurrently), holds this lock. Processes need no lock.
+PDFIUM_LOCK = threading.RLock()
+
 
 class PdfiumReader:
     """Fast backend: pypdfium2 characters; pdfplumber only for pages with ruling lines."""
@@ -199,13 +204,14 @@ class PdfiumReader:
     def __init__(self, path: str | Path):
         self._path = str(path)
         try:
-            self._doc = pdfium.PdfDocument(self._path)
+            with PDFIUM_LOCK:
+                self._doc = pdfium.PdfDocument(self._path)
+                self.n_pages = len(self._doc)
         except pdfium.PdfiumError as exc:
             msg = str(exc)
             if "password" in msg.lower():
                 raise PdfError("encrypted", f"encrypted PDF: {msg}") from exc
             raise PdfError("unreadable_pdf", f"cannot parse PDF: {msg}") from exc
-        self.n_pages = len(self._doc)
         self._plumber: pdfplumber.PDF | None = None
 
     def _plumber_page(self, index: int, with_chars: bool, warnings: list[str]) -> tuple[list[Char] | None, list[PageTable]]:
@@ -229,21 +235,23 @@ class PdfiumReader:
                 yield self._fallback_page(index, exc)
 
     def _page(self, index: int) -> Page:
-        page = self._doc[index]
-        try:
-            width, height = page.get_size()
-            chars = _pdfium_chars(page, height)
-            # text objects but no characters: pdfium could not map this page's text
-            uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
-            tables: list[PageTable] = []
-            warnings: list[str] = []
-            if uncertain or _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4):
-                plumber_chars, tables = self._plumber_page(index, uncertain, warnings)
-                chars = plumber_chars if uncertain and plumber_chars is not None else chars
-            lines = chars_to_lines(chars, index + 1)
-            return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
-        finally:
-            page.close()
+        with PDFIUM_LOCK:
+            page = self._doc[index]
+            try:
+                width, height = page.get_size()
+                chars = _pdfium_chars(page, height)
+                # text objects but no characters: pdfium could not map this page's text
+                uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
+                rulings = _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4)
+            finally:
+                page.close()
+        tables: list[PageTable] = []
+        warnings: list[str] = []
+        if uncertain or rulings:
+            plumber_chars, tables = self._plumber_page(index, uncertain, warnings)
+            chars = plumber_chars if uncertain and plumber_chars is not None else chars
+        lines = chars_to_lines(chars, index + 1)
+        return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
 
     def _fallback_page(self, index: int, exc: Exception) -> Page:
         try:
@@ -260,7 +268,8 @@ class PdfiumReader:
     def close(self) -> None:
         if self._plumber is not None:
             self._plumber.close()
-        self._doc.close()
+        with PDFIUM_LOCK:
+            self._doc.close()
 
 
 def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
