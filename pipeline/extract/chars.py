@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.model import Line
 
@@ -22,8 +22,7 @@ SEGMENT_GAP = 2.5
 SAME_LINE = 0.45
 
 
-@dataclass(frozen=True, slots=True)
-class Char:
+class Char(NamedTuple):  # a tuple: millions are made, and tuples are cheap to make
     text: str
     x0: float
     x1: float
@@ -39,12 +38,13 @@ def _join(chars: list[Char]) -> str:
     out: list[str] = []
     prev: Char | None = None
     for ch in chars:
-        if prev is not None and not ch.text.isspace() and not prev.text.isspace():
+        if prev is not None:
             gap = ch.x0 - prev.x1
             size = max(ch.size, prev.size, 1.0)
-            both_cjk = _is_cjk(prev.text) and _is_cjk(ch.text)
-            # PDFs often position words instead of drawing a space glyph
-            if gap > (0.75 if both_cjk else 0.25) * size:
+            # PDFs often position words instead of drawing a space glyph; between two CJK
+            # characters only a wide gap counts (justified text spreads them a little)
+            if (gap > 0.25 * size and not ch.text.isspace() and not prev.text.isspace()
+                    and (gap > 0.75 * size or not (_is_cjk(prev.text) and _is_cjk(ch.text)))):
                 out.append(" ")
         out.append(ch.text)
         prev = ch
@@ -70,21 +70,37 @@ def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
     """
     ordered = sorted((c for c in chars if c.text and c.size > 0), key=lambda c: (round(c.baseline, 1), c.x0))
     rows: list[list[Char]] = []
+    row_base, row_size = 0.0, 0.0
     for ch in ordered:
-        if rows and abs(rows[-1][0].baseline - ch.baseline) <= SAME_LINE * max(ch.size, rows[-1][0].size):
+        size = ch.size if ch.size > row_size else row_size
+        if rows and abs(row_base - ch.baseline) <= SAME_LINE * size:
             rows[-1].append(ch)
         else:
             rows.append([ch])
+            row_base, row_size = ch.baseline, ch.size
     lines: list[Line] = []
     for row in rows:
         for seg in _segments(row):
             text = _join(seg).strip()
-            if not text:
-                continue
-            size = max(c.size for c in seg)
-            baseline = max(c.baseline for c in seg)
-            x0 = min(c.x0 for c in seg if not c.text.isspace()) if any(not c.text.isspace() for c in seg) else seg[0].x0
-            x1 = max(c.x1 for c in seg if not c.text.isspace()) if any(not c.text.isspace() for c in seg) else seg[-1].x1
-            bbox = (round(x0, 2), round(baseline - size, 2), round(x1, 2), round(baseline, 2))
-            lines.append(Line(text=unicodedata.normalize("NFC", text), page_no=page_no, bbox=bbox, font_size=round(size, 2)))
+            if text:
+                lines.append(_line(seg, text, page_no))
     return lines
+
+
+def _line(seg: list[Char], text: str, page_no: int) -> Line:
+    size = baseline = 0.0
+    x0 = x1 = None  # the box spans the visible characters
+    for c in seg:
+        if c.size > size:
+            size = c.size
+        if c.baseline > baseline:
+            baseline = c.baseline
+        if not c.text.isspace():
+            if x0 is None or c.x0 < x0:
+                x0 = c.x0
+            if x1 is None or c.x1 > x1:
+                x1 = c.x1
+    if x0 is None:
+        x0, x1 = seg[0].x0, seg[-1].x1
+    bbox = (round(x0, 2), round(baseline - size, 2), round(x1, 2), round(baseline, 2))
+    return Line(unicodedata.normalize("NFC", text), page_no, bbox, round(size, 2))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pdfplumber
+import pdfplumber.table as ptable
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
@@ -52,44 +53,68 @@ TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", 
 SPANNED = "\x00"
 
 
-def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None) -> list[PageTable]:
-    """Ruled tables on an open pdfplumber page, with their column edges and merged cells.
+def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
+                chars: list[Char] | None = None) -> list[PageTable]:
+    """Ruled tables on an open pdfplumber page (edges from pdfminer's drawing objects).
 
     A page whose drawing pdfminer cannot interpret yields no tables and a warning (its
     text is still read), rather than failing the document.
     """
     try:
-        return _page_tables(page)
+        edges = [e for e in page.edges if e["orientation"] in ("h", "v")]
+        return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number)
     except Exception as exc:  # pdfminer raises assorted types on broken content streams
         if warnings is not None:
             warnings.append(f"page {page.page_number}: tables not read ({type(exc).__name__}: {exc})"[:300])
         return []
 
 
-def _page_tables(page: pdfplumber.page.Page) -> list[PageTable]:
+def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[PageTable]:
+    """Ruled tables from ruling edges and the page's characters, whichever backend found them.
+
+    pdfplumber's own table algorithm (snap and join edges, intersections, cells, tables)
+    with ``TABLE_SETTINGS``; cell text comes from our characters, so both backends fill
+    cells the same way.
+    """
+    settings = ptable.TableSettings.resolve(TABLE_SETTINGS)
+    edges = [e for e in edges if _edge_length(e) >= settings.edge_min_length_prefilter]
+    edges = ptable.merge_edges(edges, settings.snap_x_tolerance, settings.snap_y_tolerance,
+                               settings.join_x_tolerance, settings.join_y_tolerance)
+    edges = [e for e in edges if _edge_length(e) >= settings.edge_min_length]
+    points = ptable.edges_to_intersections(edges, settings.intersection_x_tolerance,
+                                           settings.intersection_y_tolerance)
     found = []
-    for table in page.find_tables(TABLE_SETTINGS):
-        grid = table.extract(x_tolerance=1.5, y_tolerance=3)
-        if not grid or len(grid) < 1 or max(len(r) for r in grid) < 2:
+    for group in ptable.cells_to_tables(ptable.intersections_to_cells(points)):
+        table = ptable.Table(None, group)
+        grid = [[None if cell is None else _cell_text(chars, cell, page_no) for cell in row.cells]
+                for row in table.rows]
+        if not grid or max(len(r) for r in grid) < 2:
             continue
         xs = sorted({round(c[0], 1) for c in table.cells} | {round(c[2], 1) for c in table.cells})
-        edges: list[float] = []
+        col_edges: list[float] = []
         for x in xs:
-            if not edges or x - edges[-1] > 2.0:
-                edges.append(x)
-        rows = tuple(tuple(row) for row in _fill_spans(table, grid))
-        tops = tuple(round(r.bbox[1], 1) for r in table.rows)
-        found.append(
-            PageTable(
-                page_no=page.page_number,
-                bbox=tuple(round(v, 2) for v in table.bbox),
-                rows=rows,
-                col_edges=tuple(edges),
-                ruled=True,
-                row_tops=tops,
-            )
-        )
+            if not col_edges or x - col_edges[-1] > 2.0:
+                col_edges.append(x)
+        found.append(PageTable(
+            page_no=page_no,
+            bbox=tuple(round(v, 2) for v in table.bbox),
+            rows=tuple(tuple(row) for row in _fill_spans(table, grid)),
+            col_edges=tuple(col_edges),
+            ruled=True,
+            row_tops=tuple(round(r.bbox[1], 1) for r in table.rows),
+        ))
     return found
+
+
+def _edge_length(edge: dict) -> float:
+    return edge["x1"] - edge["x0"] if edge["orientation"] == "h" else edge["bottom"] - edge["top"]
+
+
+def _cell_text(chars: list[Char], bbox: tuple, page_no: int) -> str:
+    """The cell's characters as lines of text, one per visual line."""
+    x0, top, x1, bottom = bbox
+    inside = [c for c in chars if x0 <= (c.x0 + c.x1) / 2 <= x1 and top <= c.baseline - c.size / 2 <= bottom]
+    return "\n".join(ln.text for ln in chars_to_lines(inside, page_no))
 
 
 def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
@@ -242,14 +267,16 @@ class PdfiumReader:
                 chars = _pdfium_chars(page, height)
                 # text objects but no characters: pdfium could not map this page's text
                 uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
-                rulings = _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4)
+                edges = _pdfium_edges(page, height) if _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) else []
             finally:
                 page.close()
         tables: list[PageTable] = []
         warnings: list[str] = []
-        if uncertain or rulings:
+        if uncertain or edges is None:  # text pdfium cannot map, or rulings inside forms
             plumber_chars, tables = self._plumber_page(index, uncertain, warnings)
             chars = plumber_chars if uncertain and plumber_chars is not None else chars
+        elif edges:
+            tables = ruled_tables(edges, chars, index + 1)
         lines = chars_to_lines(chars, index + 1)
         return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
 
@@ -273,39 +300,95 @@ class PdfiumReader:
 
 
 def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
+    """Characters of one page. The hot loop of the fast path: the page's text comes in one
+    call, and the font size is asked for only when a character's box height changes."""
     textpage = page.get_textpage()
     raw = textpage.raw
-    out = []
+    out: list[Char] = []
     x, y = ctypes.c_double(), ctypes.c_double()
     rect = pdfium_c.FS_RECTF()
     matrix = pdfium_c.FS_MATRIX()
+    loose_box, origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
+    generated = pdfium_c.FPDFText_IsGenerated
     try:
         count = pdfium_c.FPDFText_CountChars(raw)
-        for i in range(count):
-            if pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
-                continue  # pdfium's own inserted spaces / line breaks
-            code = pdfium_c.FPDFText_GetUnicode(raw, i)
-            if code in (0, 0xFFFE, 0xFFFF) or code in (10, 13):
-                continue
-            if 0xDC00 <= code <= 0xDFFF:
-                continue  # the low half of a pair, joined below (or a stray half)
+        if count <= 0:
+            return out
+        buffer = ctypes.create_string_buffer(2 * (count + 1))
+        pdfium_c.FPDFText_GetText(raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
+        codes = memoryview(buffer.raw).cast("H")[:count].tolist()
+        last_h, size, descent = -1.0, 0.0, 0.0
+        for i, code in enumerate(codes):
+            if code in (0, 10, 13, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
+                continue  # none, line breaks, or the low half of a pair (joined below)
+            if code == 32 and generated(raw, i) == 1:
+                continue  # a space pdfium inserted itself
             right = None
-            if 0xD800 <= code <= 0xDBFF:  # pdfium gives characters beyond U+FFFF as UTF-16 pairs
-                low = pdfium_c.FPDFText_GetUnicode(raw, i + 1) if i + 1 < count else 0
+            if 0xD800 <= code <= 0xDBFF:  # characters beyond U+FFFF come as UTF-16 pairs
+                low = codes[i + 1] if i + 1 < count else 0
                 ok = 0xDC00 <= low <= 0xDFFF
                 code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00) if ok else 0xFFFD
                 if ok:  # the glyph's box may sit on either half
-                    pdfium_c.FPDFText_GetLooseCharBox(raw, i + 1, rect)
+                    loose_box(raw, i + 1, rect)
                     right = rect.right
-            pdfium_c.FPDFText_GetLooseCharBox(raw, i, rect)
-            pdfium_c.FPDFText_GetCharOrigin(raw, i, x, y)
-            # GetFontSize is the Tf operand; the text matrix scales it to the size on the page
-            pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
-            size = pdfium_c.FPDFText_GetFontSize(raw, i) * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-            out.append(Char(chr(code), rect.left, max(rect.right, right or rect.right), height - y.value, size))
+            loose_box(raw, i, rect)
+            h = rect.top - rect.bottom
+            if h != last_h:
+                # a new font or size: its size, and how far its box bottom sits below the
+                # baseline (the same for every character of that font and size)
+                origin(raw, i, x, y)
+                pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
+                scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+                size, last_h = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, h
+                descent = y.value - rect.bottom
+            out.append(Char(chr(code), rect.left, rect.right if right is None else max(rect.right, right),
+                            height - (rect.bottom + descent), size))
     finally:
         textpage.close()
     return out
+
+
+def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
+    """Horizontal and vertical ruling edges from the page's path objects, in pdfplumber's
+    edge format; None when paths sit inside form XObjects (left to pdfplumber)."""
+    edges: list[dict] = []
+    matrix = pdfium_c.FS_MATRIX()
+    x, y = ctypes.c_float(), ctypes.c_float()
+    for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
+        obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0:
+            return None
+        if kind != pdfium_c.FPDF_PAGEOBJ_PATH:
+            continue
+        pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
+        points: list[tuple[float, float]] = []
+        for n in range(pdfium_c.FPDFPath_CountSegments(obj)):
+            seg = pdfium_c.FPDFPath_GetPathSegment(obj, n)
+            pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
+            px = matrix.a * x.value + matrix.c * y.value + matrix.e
+            py = height - (matrix.b * x.value + matrix.d * y.value + matrix.f)
+            if pdfium_c.FPDFPathSegment_GetType(seg) == pdfium_c.FPDF_SEGMENT_MOVETO:
+                points = [(px, py)]
+                continue
+            if points:
+                _add_edge(edges, points[-1], (px, py))
+            points.append((px, py))
+            if pdfium_c.FPDFPathSegment_GetClose(seg) and len(points) > 2:
+                _add_edge(edges, points[-1], points[0])
+    return edges
+
+
+def _add_edge(edges: list[dict], a: tuple[float, float], b: tuple[float, float]) -> None:
+    (ax, ay), (bx, by) = a, b
+    if abs(ay - by) < 0.5:
+        x0, x1, top = min(ax, bx), max(ax, bx), (ay + by) / 2
+        edges.append({"x0": x0, "x1": x1, "top": top, "bottom": top, "width": x1 - x0, "height": 0.0,
+                      "doctop": top, "orientation": "h", "object_type": "line"})
+    elif abs(ax - bx) < 0.5:
+        top, bottom, x0 = min(ay, by), max(ay, by), (ax + bx) / 2
+        edges.append({"x0": x0, "x1": x0, "top": top, "bottom": bottom, "width": 0.0, "height": bottom - top,
+                      "doctop": top, "orientation": "v", "object_type": "line"})
 
 
 def _has_objects(page: pdfium.PdfPage, kind: int, at_least: int) -> bool:
