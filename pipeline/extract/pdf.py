@@ -2,12 +2,15 @@
 
 Two backends sit behind one small interface (``open_pdf(...).pages()``):
 
-* ``pdfplumber``: characters and ruled tables from pdfminer; the reference path.
-* ``pdfium``: characters from pypdfium2 (about 40x faster); pages that hold ruling lines
-  (a table may be there) are handed to pdfplumber for their table regions only.
+* ``pdfplumber``: characters and ruling edges from pdfminer; the reference path.
+* ``pdfium`` (``auto``): characters and ruling edges from pypdfium2 (about 40x faster to
+  read); pdfplumber only for a page whose text pdfium cannot map or whose rulings sit in
+  form XObjects, and for a file pdfium cannot open.
 
-Both reduce characters to ``Char`` and share ``chars_to_lines`` so they agree line for
-line. Page caches are released after each page, so memory stays flat on long PDFs.
+Both reduce characters to ``Char`` and share ``chars_to_lines``, and both hand their
+edges to ``ruled_tables`` (pdfplumber's table algorithm, our cell text), so they agree
+line for line and cell for cell (``tests/test_backends.py``). Pages are read one at a
+time and released, so memory stays flat on long PDFs.
 """
 
 from __future__ import annotations
