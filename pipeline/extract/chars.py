@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import NamedTuple
 
 from pipeline.model import Line
@@ -20,6 +21,9 @@ _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
 SEGMENT_GAP = 2.5
 # baselines closer than this share of the font size are on the same line
 SAME_LINE = 0.45
+
+
+_X0, _BASELINE = itemgetter(1), itemgetter(3)
 
 
 class Char(NamedTuple):  # a tuple: millions are made, and tuples are cheap to make
@@ -40,7 +44,7 @@ def _join(chars: list[Char]) -> str:
     for ch in chars:
         if prev is not None:
             gap = ch.x0 - prev.x1
-            size = max(ch.size, prev.size, 1.0)
+            size = ch.size if ch.size > prev.size else prev.size
             # PDFs often position words instead of drawing a space glyph; between two CJK
             # characters only a wide gap counts (justified text spreads them a little)
             if (gap > 0.25 * size and not ch.text.isspace() and not prev.text.isspace()
@@ -52,7 +56,7 @@ def _join(chars: list[Char]) -> str:
 
 
 def _segments(row: list[Char]) -> list[list[Char]]:
-    row.sort(key=lambda c: c.x0)
+    row.sort(key=_X0)
     segs: list[list[Char]] = [[row[0]]]
     for ch in row[1:]:
         last = segs[-1][-1]
@@ -68,7 +72,7 @@ def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
 
     Lines come out in reading order: top to bottom, then left to right.
     """
-    ordered = sorted((c for c in chars if c.text and c.size > 0), key=lambda c: (round(c.baseline, 1), c.x0))
+    ordered = sorted((c for c in chars if c.text and c.size > 0), key=_BASELINE)
     rows: list[list[Char]] = []
     row_base, row_size = 0.0, 0.0
     for ch in ordered:

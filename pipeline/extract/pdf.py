@@ -89,7 +89,8 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
     found = []
     for group in ptable.cells_to_tables(ptable.intersections_to_cells(points)):
         table = ptable.Table(None, group)
-        grid = [[None if cell is None else _cell_text(chars, cell, page_no) for cell in row.cells]
+        inside = _within(chars, table.bbox)
+        grid = [[None if cell is None else _cell_text(inside, cell, page_no) for cell in row.cells]
                 for row in table.rows]
         if not grid or max(len(r) for r in grid) < 2:
             continue
@@ -113,11 +114,15 @@ def _edge_length(edge: dict) -> float:
     return edge["x1"] - edge["x0"] if edge["orientation"] == "h" else edge["bottom"] - edge["top"]
 
 
+def _within(chars: list[Char], bbox: tuple) -> list[Char]:
+    """Characters whose centre lies in ``bbox``."""
+    x0, top, x1, bottom = bbox
+    return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 <= x1 and top <= c.baseline - c.size / 2 <= bottom]
+
+
 def _cell_text(chars: list[Char], bbox: tuple, page_no: int) -> str:
     """The cell's characters as lines of text, one per visual line."""
-    x0, top, x1, bottom = bbox
-    inside = [c for c in chars if x0 <= (c.x0 + c.x1) / 2 <= x1 and top <= c.baseline - c.size / 2 <= bottom]
-    return "\n".join(ln.text for ln in chars_to_lines(inside, page_no))
+    return "\n".join(ln.text for ln in chars_to_lines(_within(chars, bbox), page_no))
 
 
 def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
@@ -304,7 +309,7 @@ class PdfiumReader:
 
 def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
     """Characters of one page. The hot loop of the fast path: the page's text comes in one
-    call, and the font size is asked for only when a character's box height changes."""
+    call, and font size and matrix are asked for once per text object."""
     textpage = page.get_textpage()
     raw = textpage.raw
     out: list[Char] = []
@@ -313,6 +318,7 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
     matrix = pdfium_c.FS_MATRIX()
     loose_box, origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
     generated = pdfium_c.FPDFText_IsGenerated
+    text_object = _address(pdfium_c.FPDFText_GetTextObject)
     try:
         count = pdfium_c.FPDFText_CountChars(raw)
         if count <= 0:
@@ -320,7 +326,7 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
         buffer = ctypes.create_string_buffer(2 * (count + 1))
         pdfium_c.FPDFText_GetText(raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
         codes = memoryview(buffer.raw).cast("H")[:count].tolist()
-        last_h, size, descent = -1.0, 0.0, 0.0
+        last_obj, size, baseline = None, 0.0, 0.0
         for i, code in enumerate(codes):
             if code in (0, 10, 13, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
                 continue  # none, line breaks, or the low half of a pair (joined below)
@@ -335,20 +341,25 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
                     loose_box(raw, i + 1, rect)
                     right = rect.right
             loose_box(raw, i, rect)
-            h = rect.top - rect.bottom
-            if h != last_h:
-                # a new font or size: its size, and how far its box bottom sits below the
-                # baseline (the same for every character of that font and size)
+            obj = text_object(raw, i)
+            if obj != last_obj:
+                # one text object is one string shown at one position: its characters share
+                # font, size, matrix and baseline
                 origin(raw, i, x, y)
                 pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
                 scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-                size, last_h = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, h
-                descent = y.value - rect.bottom
+                size, last_obj, baseline = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, obj, height - y.value
             out.append(Char(chr(code), rect.left, rect.right if right is None else max(rect.right, right),
-                            height - (rect.bottom + descent), size))
+                            baseline, size))
     finally:
         textpage.close()
     return out
+
+
+def _address(func):
+    """``func`` returning a bare pointer value (an int), cheap to compare, not a ctypes object."""
+    fast = ctypes.CFUNCTYPE(ctypes.c_void_p, *func.argtypes)(ctypes.cast(func, ctypes.c_void_p).value)
+    return fast
 
 
 def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
