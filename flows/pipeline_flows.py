@@ -24,6 +24,8 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
@@ -132,7 +134,11 @@ def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None,
     return [f.result() for f in futures]
 
 
-@flow(name="ingest", log_prints=True)
+# parse is CPU-bound Python (and PDFium calls are serialised): more threads only contend
+PARSE_THREADS = ThreadPoolTaskRunner(max_workers=2)
+
+
+@flow(name="ingest", log_prints=True, task_runner=PARSE_THREADS)
 def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_hosts: list[str] | None = None,
            allow_private: bool = False, settings: Settings | None = None) -> dict:
     """Ingest local paths or URLs of PDFs, HTML pages and posts."""
@@ -177,14 +183,15 @@ def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[s
     for r in results:
         summary.add(r)
     row = _run_row(name, inputs, summary, started, t0, skipped)
-    commit(out, results, row, manifest.to_table() if manifest is not None else None)
+    # quote(): Prefect would otherwise walk every result object graph to track task inputs
+    commit(out, quote(results), row, manifest.to_table() if manifest is not None else None)
     _publish(name, summary, results)
     get_run_logger().info(summary.line())
     return {"summary": summary.line(), "errors": len(summary.errors), "documents": summary.documents,
             "skipped": skipped, "run_id": row["run_id"]}
 
 
-@flow(name="discover_and_ingest", log_prints=True)
+@flow(name="discover_and_ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", allowed_hosts: list[str] | None = None,
                         allow_private: bool = False, max_pages: int = 20, settings: Settings | None = None,
                         fetch_settings: FetchSettings | None = None) -> dict:
@@ -225,7 +232,7 @@ def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", a
     return _finish("discover_and_ingest", out, results, [index_url], started, t0, manifest, skipped)
 
 
-@flow(name="reprocess", log_prints=True)
+@flow(name="reprocess", log_prints=True, task_runner=PARSE_THREADS)
 def reprocess(selection: str = "outdated", out: str = "output", raw: str = "raw", issue: str | None = None,
               settings: Settings | None = None) -> dict:
     """Re-run the pipeline from the raw store, without fetching.
