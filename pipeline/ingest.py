@@ -8,11 +8,14 @@ that is killed when ``Settings.doc_timeout_s`` runs out; ``workers`` children ru
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import multiprocessing as mp
 import os
 import pickle
 import resource
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -128,7 +131,16 @@ def _html_block(block: Block) -> Block:
 # --- isolation --------------------------------------------------------------------------
 
 
-def _child(conn, path, source, settings, meta) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed parent (it would sit on its pipe forever)."""
+    with contextlib.suppress(OSError, AttributeError):  # PR_SET_PDEATHSIG exists on Linux only
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _child(conn, path, source, settings, meta, parent: int) -> None:
+    _die_with_parent(parent)
     # never below what the forked child already maps, plus room to work
     limit = max(settings.max_memory_mb * 1024 * 1024, psutil.Process().memory_info().vms + 512 * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -164,7 +176,8 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
         while queue and len(running) < max(1, workers):
             i, job = queue.pop(0)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta), daemon=True)
+            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta, os.getpid()),
+                               daemon=True)
             proc.start()
             send.close()
             running[i] = (proc, recv, time.monotonic(), job)

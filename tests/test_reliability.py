@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from pipeline.storage import Store
 from tests.conftest import ROOT, SAMPLE_PDF, small_issue
 
@@ -32,6 +34,10 @@ def snapshot(out: Path) -> dict[str, list]:
     return rows
 
 
+def _workers_of(out: Path) -> list:
+    return [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])]
+
+
 def test_sigkill_at_any_point_leaves_consistent_output(tmp_path, pdf_factory):
     other = pdf_factory(small_issue(4), "other.pdf")
     clean = tmp_path / "clean"
@@ -46,6 +52,8 @@ def test_sigkill_at_any_point_leaves_consistent_output(tmp_path, pdf_factory):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        time.sleep(0.3)
+        assert not _workers_of(out), "parse workers outlived their killed parent"
         now = snapshot(out)
         assert now in (before, expected), f"torn output after a kill at {delay} s"
     assert gazette("ingest", str(SAMPLE_PDF), str(other), "--out", str(out), "--raw", "", "-q").wait() == 0
