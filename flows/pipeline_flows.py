@@ -131,7 +131,17 @@ def _publish(flow_name: str, summary: Summary, results: Sequence[SourceResult]) 
 def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None, fresh: bool = False) -> list[SourceResult]:
     runner = parse_fresh if fresh else parse
     futures = [runner.submit(path, sha, source, settings) for path, sha, source in items]
-    return [f.result() for f in futures]
+    return [_with_source(f.result(), source) for f, (_, _, source) in zip(futures, items, strict=True)]
+
+
+def _with_source(result: SourceResult, source: str) -> SourceResult:
+    """The parse cache is keyed on content: bytes first seen elsewhere keep this input's source."""
+    result.source = source
+    for doc in result.documents:
+        doc.source = source
+    for err in result.errors:
+        err.source = source
+    return result
 
 
 # parse is CPU-bound Python (and PDFium calls are serialised): more threads only contend
@@ -160,8 +170,16 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
             else:
                 sha, path = store.put_file(Path(src))
                 items.append((str(path), sha, src))
-    results = _parse_all(items, settings) + failed
-    return _finish("ingest", out, results, sources, started, t0, manifest)
+    known = _known(out)
+    fresh = [item for item in items if item[1] not in known]  # unchanged bytes: nothing to parse or write
+    results = _parse_all(fresh, settings) + failed
+    return _finish("ingest", out, results, sources, started, t0, manifest, len(items) - len(fresh))
+
+
+def _known(out: str) -> set[str]:
+    """raw_sha256 of every input already stored by this pipeline_version."""
+    docs = open_store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
+    return {r["raw_sha256"] for r in docs if r["pipeline_version"] == PIPELINE_VERSION}
 
 
 def _host(url: str) -> str:
@@ -200,8 +218,7 @@ def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", a
     log = get_run_logger()
     store = RawStore(raw)
     manifest = FetchManifest.from_table(open_store(out).read("fetches"))
-    known = {r["raw_sha256"] for r in open_store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
-             if r["pipeline_version"] == PIPELINE_VERSION}
+    known = _known(out)
     policy = UrlPolicy(frozenset({_host(index_url), *(allowed_hosts or [])}), allow_private)
     results: list[SourceResult] = []
     items: list[tuple[str, str, str]] = []

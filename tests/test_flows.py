@@ -122,10 +122,27 @@ def _rows(out, name, drop=("processed_at",)):
     return sorted(map(str, table.select(keep).to_pylist()))
 
 
+def test_parse_is_cached_on_content_hash(pdf_factory, tmp_path, monkeypatch):
+    """A second output built from the same bytes reuses the persisted parse results."""
+    paths = [str(pdf_factory(small_issue(n), f"c{n}.pdf")) for n in (7, 8)]
+    pf.ingest(paths, out=str(tmp_path / "a"), raw=str(tmp_path / "raw"))
+    parsed = []
+    real = pf.process_source
+    monkeypatch.setattr(pf, "process_source", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    pf.ingest(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"))
+    assert parsed == []
+    for name in ("documents", "sections", "removed", "toc_checks"):
+        assert _rows(tmp_path / "a", name) == _rows(tmp_path / "b", name)
+
+
 @pytest.mark.slow
 def test_dask_runner_matches_default_runner(pdf_factory, tmp_path):
+    from pipeline.settings import Settings
+
     paths = [str(pdf_factory(small_issue(n), f"d{n}.pdf")) for n in (1, 2)]
     pf.ingest(paths, out=str(tmp_path / "a"), raw=str(tmp_path / "raw"))
-    pf.with_runner(pf.ingest, "dask")(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"))
+    # other settings, another cache key: the Dask workers really parse
+    dask_ingest = pf.with_runner(pf.ingest, "dask")
+    dask_ingest(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"), settings=Settings(max_pages=2999))
     for name in ("documents", "sections", "tables", "removed", "toc_checks"):
         assert _rows(tmp_path / "a", name) == _rows(tmp_path / "b", name)

@@ -38,33 +38,49 @@ def _is_cjk(text: str) -> bool:
     return bool(text) and unicodedata.east_asian_width(text[0]) in "WF"
 
 
-def _join(chars: list[Char]) -> str:
-    out: list[str] = []
+def _row_lines(row: list[Char], page_no: int) -> list[Line]:
+    """One text row -> its gap-separated segments as lines, in one pass.
+
+    Within a segment a space is inserted where the PDF positioned words instead of drawing
+    a space glyph; between two CJK characters only a wide gap counts (justified text
+    spreads them a little).
+    """
+    row.sort(key=_X0)
+    lines: list[Line] = []
+    parts: list[str] = []
     prev: Char | None = None
-    for ch in chars:
+    x0 = x1 = None
+    size = baseline = 0.0
+    for ch in row:
         if prev is not None:
             gap = ch.x0 - prev.x1
-            size = ch.size if ch.size > prev.size else prev.size
-            # PDFs often position words instead of drawing a space glyph; between two CJK
-            # characters only a wide gap counts (justified text spreads them a little)
-            if (gap > 0.25 * size and not ch.text.isspace() and not prev.text.isspace()
-                    and (gap > 0.75 * size or not (_is_cjk(prev.text) and _is_cjk(ch.text)))):
-                out.append(" ")
-        out.append(ch.text)
+            big = ch.size if ch.size > prev.size else prev.size
+            if gap > SEGMENT_GAP * big:
+                _emit(lines, parts, x0, x1, size, baseline, page_no)
+                parts, x0, x1, size, baseline = [], None, None, 0.0, 0.0
+            elif (gap > 0.25 * big and not ch.text.isspace() and not prev.text.isspace()
+                    and (gap > 0.75 * big or not (_is_cjk(prev.text) and _is_cjk(ch.text)))):
+                parts.append(" ")
+        parts.append(ch.text)
+        if ch.size > size:
+            size = ch.size
+        if ch.baseline > baseline:
+            baseline = ch.baseline
+        if not ch.text.isspace():  # the box spans the visible characters
+            if x0 is None or ch.x0 < x0:
+                x0 = ch.x0
+            if x1 is None or ch.x1 > x1:
+                x1 = ch.x1
         prev = ch
-    return "".join(out)
+    _emit(lines, parts, x0, x1, size, baseline, page_no)
+    return lines
 
 
-def _segments(row: list[Char]) -> list[list[Char]]:
-    row.sort(key=_X0)
-    segs: list[list[Char]] = [[row[0]]]
-    for ch in row[1:]:
-        last = segs[-1][-1]
-        if ch.x0 - last.x1 > SEGMENT_GAP * max(ch.size, last.size, 1.0):
-            segs.append([ch])
-        else:
-            segs[-1].append(ch)
-    return segs
+def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: float, page_no: int) -> None:
+    text = "".join(parts).strip()
+    if text and x0 is not None:
+        bbox = (round(x0, 2), round(baseline - size, 2), round(x1, 2), round(baseline, 2))
+        lines.append(Line(unicodedata.normalize("NFC", text), page_no, bbox, round(size, 2)))
 
 
 def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
@@ -82,29 +98,4 @@ def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
         else:
             rows.append([ch])
             row_base, row_size = ch.baseline, ch.size
-    lines: list[Line] = []
-    for row in rows:
-        for seg in _segments(row):
-            text = _join(seg).strip()
-            if text:
-                lines.append(_line(seg, text, page_no))
-    return lines
-
-
-def _line(seg: list[Char], text: str, page_no: int) -> Line:
-    size = baseline = 0.0
-    x0 = x1 = None  # the box spans the visible characters
-    for c in seg:
-        if c.size > size:
-            size = c.size
-        if c.baseline > baseline:
-            baseline = c.baseline
-        if not c.text.isspace():
-            if x0 is None or c.x0 < x0:
-                x0 = c.x0
-            if x1 is None or c.x1 > x1:
-                x1 = c.x1
-    if x0 is None:
-        x0, x1 = seg[0].x0, seg[-1].x1
-    bbox = (round(x0, 2), round(baseline - size, 2), round(x1, 2), round(baseline, 2))
-    return Line(unicodedata.normalize("NFC", text), page_no, bbox, round(size, 2))
+    return [line for row in rows for line in _row_lines(row, page_no)]

@@ -406,9 +406,17 @@ def _add_edge(edges: list[dict], a: tuple[float, float], b: tuple[float, float])
 
 
 def _has_objects(page: pdfium.PdfPage, kind: int, at_least: int) -> bool:
-    """Does the page hold at least ``at_least`` objects of ``kind`` (paths: maybe rulings)?"""
-    objects = page.get_objects(filter=(kind,), max_depth=2)
-    return sum(1 for _, _ in zip(range(at_least), objects, strict=False)) >= at_least
+    """Does the page hold at least ``at_least`` objects of ``kind`` (paths: maybe rulings)?
+    A form XObject with content counts as a hit: what it holds is not looked into here."""
+    found = 0
+    for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
+        obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
+        got = pdfium_c.FPDFPageObj_GetType(obj)
+        if got == kind or (got == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0):
+            found += 1
+            if found >= at_least:
+                return True
+    return False
 
 
 def _auto(path: str | Path) -> PdfReader:
