@@ -104,7 +104,7 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     for n, part in enumerate(parts.documents, start=1):
         doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, merged, offset)
         if doc.title is None:
-            doc.title = _largest_text(pages, doc.page_start)
+            doc.title = _title_block(part.blocks) or _largest_text(pages, doc.page_start)
         result.documents.append(doc)
     if parts.toc:
         result.issue_toc_checks = check_issue(parts.toc, result.documents)
@@ -146,6 +146,19 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
     return doc
 
 
+def _title_block(blocks: Sequence[Block]) -> str | None:
+    """Title of a PDF without a gazette header: its first set-apart line before any heading."""
+    from pipeline.outline import heading_of
+    from pipeline.toc import is_toc_title
+
+    for block in blocks[:8]:
+        if block.kind is not BlockKind.PARAGRAPH or heading_of(block) is not None or is_toc_title(block.text):
+            break
+        if block.set_apart and 2 <= len(block.text) <= 80:
+            return block.text.strip()
+    return None
+
+
 def _largest_text(pages: Sequence[Page], page_no: int | None) -> str | None:
     """Title of a PDF without a gazette header: the largest text on its first page."""
     page = next((p for p in pages if p.page_no == (page_no or 1)), pages[0] if pages else None)
@@ -153,6 +166,8 @@ def _largest_text(pages: Sequence[Page], page_no: int | None) -> str | None:
     if not body:
         return None
     top = max(ln.font_size or 0 for ln in body)
+    if top <= statistics.median(ln.font_size or 0 for ln in body) + 0.5:
+        return None  # nothing set larger than the text: no title to tell
     return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - 0.5)[:200]
 
 

@@ -292,3 +292,22 @@ def test_corpus_toc_finds_the_missing_part(corpus_out):
     assert [(r["level"], r["number"]) for r in bad] == [("part", 2)]
     good = [r for r in rows if "finance_bureau" in docs[r["doc_id"]]]
     assert {r["status"] for r in good} == {"ok"} and len(good) == 4
+
+
+def test_law_as_pdf_chapters_articles_and_toc(pdf_factory, tmp_path):
+    """A law (no 文号 header): the 监察法 text of the corpus page typeset as a PDF with a 目录."""
+    from pipeline.ingest import process_source
+
+    law = process_source(CORPUS / "html" / "law_supervision_law_2018_html_chapters_articles.html").documents[0]
+    chapters = [s.heading for s in law.sections if s.level == "chapter"]
+    body = [s.heading if s.level == "chapter" else f"{s.heading}　{s.text.replace(chr(10), '')}"
+            for s in law.sections if s.level in ("chapter", "article")]
+    text = "\n\n".join(["中华人民共和国监察法", "目 录", *chapters, *body]) + "\n"
+    out = _ingest_text(pdf_factory, text, "law", tmp_path, header="中华人民共和国监察法", page_number_style="hyphen")
+    doc = Store(out).read("documents").to_pylist()[0]
+    assert doc["title"] == "中华人民共和国监察法" and doc["toc_complete"] is True
+    sections = Store(out).read("sections").to_pylist()
+    assert [s["number"] for s in sections if s["level"] == "chapter"] == list(range(1, 10))
+    articles = [s["number"] for s in sections if s["level"] == "article"]
+    assert articles == list(range(1, len(articles) + 1)) and len(articles) == 69
+    assert {r["status"] for r in Store(out).read("toc_checks").to_pylist()} == {"ok"}
