@@ -107,6 +107,7 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
         original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b) for b in ex.blocks],
         tables=list(ex.tables), warnings=list(ex.warnings),
     )
+    _gazette_fields(doc)
     doc.sections, table_sections = build_sections(doc.blocks)
     for i, table in enumerate(doc.tables):
         table.section_seq = table_sections.get(i)
@@ -119,6 +120,19 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
     result.removed = list(ex.removed)
     result.warnings = list(ex.warnings)
     return result
+
+
+def _gazette_fields(doc: Document) -> None:
+    """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
+    from pipeline.issue import doc_number_alone, document_part
+
+    head = [b for b in doc.blocks[:12] if b.kind is BlockKind.PARAGRAPH]
+    at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)
+    if at is None:
+        return
+    part = document_part(doc.blocks[max(0, at - 1):])
+    doc.doc_number, doc.issuer = part.doc_number or doc_number_alone(head[at].text), part.issuer
+    doc.signed_date, doc.publication = part.signed_date, part.publication
 
 
 def _html_block(block: Block) -> Block:

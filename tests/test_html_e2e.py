@@ -73,3 +73,19 @@ def test_law_page_chapters_and_articles(html_out):
     assert all(a["text"] for a in articles)
     assert not Store(html_out).read("tables").to_pylist() or all(
         t["doc_id"] != doc["doc_id"] for t in Store(html_out).read("tables").to_pylist())
+
+
+def test_gazette_document_as_a_web_page_keeps_its_header_fields(tmp_path):
+    page = tmp_path / "notice.html"
+    page.write_text(
+        "<html><head><meta charset='utf-8'><title>通知_政府公报</title></head><body><div class='nav'><a href='/'>首页</a></div>"
+        "<div class='content'><p>某市人民政府办公厅文件</p><p>某府办〔2023〕12号</p><h2>某市人民政府办公厅关于印发某某管理办法的通知</h2>"
+        "<p>各区人民政府，市政府各部门：</p><p>《某某管理办法》已经市人民政府同意，现印发给你们，请认真组织实施。实施中遇到的问题请及时反映。</p>"
+        "<p>某市人民政府办公厅</p><p>2023年5月6日</p><p>第一章 总则</p><p>第一条 为了加强管理，根据有关法律法规，结合本市实际，制定本办法。</p>"
+        "<p>公开方式：主动公开</p></div></body></html>", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["ingest", str(page), "--out", str(out), "--raw", "", "-q"]) == 0
+    doc = Store(out).read("documents").to_pylist()[0]
+    assert (doc["kind"], doc["doc_number"], doc["issuer"], str(doc["signed_date"]), doc["publication"]) == (
+        "html", "某府办〔2023〕12号", "某市人民政府办公厅", "2023-05-06", "主动公开")
+    assert [s["level"] for s in Store(out).read("sections").to_pylist()].count("article") == 1
