@@ -43,35 +43,38 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
 
     Within a segment a space is inserted where the PDF positioned words instead of drawing
     a space glyph; between two CJK characters only a wide gap counts (justified text
-    spreads them a little).
+    spreads them a little). (Hot loop: fields are unpacked once per character.)
     """
     row.sort(key=_X0)
     lines: list[Line] = []
     parts: list[str] = []
-    prev: Char | None = None
     x0 = x1 = None
     size = baseline = 0.0
-    for ch in row:
-        if prev is not None:
-            gap = ch.x0 - prev.x1
-            big = ch.size if ch.size > prev.size else prev.size
+    p_text, p_x1, p_size, p_space = "", 0.0, 0.0, True
+    first = True
+    for text, c_x0, c_x1, c_base, c_size in row:
+        space = text.isspace()
+        if not first:
+            gap = c_x0 - p_x1
+            big = c_size if c_size > p_size else p_size
             if gap > SEGMENT_GAP * big:
                 _emit(lines, parts, x0, x1, size, baseline, page_no)
                 parts, x0, x1, size, baseline = [], None, None, 0.0, 0.0
-            elif (gap > 0.25 * big and not ch.text.isspace() and not prev.text.isspace()
-                    and (gap > 0.75 * big or not (_is_cjk(prev.text) and _is_cjk(ch.text)))):
+            elif (gap > 0.25 * big and not space and not p_space
+                    and (gap > 0.75 * big or not (_is_cjk(p_text) and _is_cjk(text)))):
                 parts.append(" ")
-        parts.append(ch.text)
-        if ch.size > size:
-            size = ch.size
-        if ch.baseline > baseline:
-            baseline = ch.baseline
-        if not ch.text.isspace():  # the box spans the visible characters
-            if x0 is None or ch.x0 < x0:
-                x0 = ch.x0
-            if x1 is None or ch.x1 > x1:
-                x1 = ch.x1
-        prev = ch
+        first = False
+        parts.append(text)
+        if c_size > size:
+            size = c_size
+        if c_base > baseline:
+            baseline = c_base
+        if not space:  # the box spans the visible characters
+            if x0 is None or c_x0 < x0:
+                x0 = c_x0
+            if x1 is None or c_x1 > x1:
+                x1 = c_x1
+        p_text, p_x1, p_size, p_space = text, c_x1, c_size, space
     _emit(lines, parts, x0, x1, size, baseline, page_no)
     return lines
 
@@ -88,14 +91,15 @@ def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
 
     Lines come out in reading order: top to bottom, then left to right.
     """
-    ordered = sorted((c for c in chars if c.text and c.size > 0), key=_BASELINE)
+    ordered = sorted((c for c in chars if c[0] and c[4] > 0), key=_BASELINE)
     rows: list[list[Char]] = []
     row_base, row_size = 0.0, 0.0
     for ch in ordered:
-        size = ch.size if ch.size > row_size else row_size
-        if rows and abs(row_base - ch.baseline) <= SAME_LINE * size:
+        base, c_size = ch[3], ch[4]
+        size = c_size if c_size > row_size else row_size
+        if rows and abs(row_base - base) <= SAME_LINE * size:
             rows[-1].append(ch)
         else:
             rows.append([ch])
-            row_base, row_size = ch.baseline, ch.size
+            row_base, row_size = base, c_size
     return [line for row in rows for line in _row_lines(row, page_no)]
