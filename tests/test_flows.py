@@ -146,3 +146,18 @@ def test_dask_runner_matches_default_runner(pdf_factory, tmp_path):
     dask_ingest(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"), settings=Settings(max_pages=2999))
     for name in ("documents", "sections", "tables", "removed", "toc_checks"):
         assert _rows(tmp_path / "a", name) == _rows(tmp_path / "b", name)
+
+
+def test_discover_command_runs_the_flow(pdf_factory, tmp_path, capsys):
+    pdf = pdf_factory(small_issue(9), "cli.pdf").read_bytes()
+    with ScriptedServer() as srv:
+        srv.route("/gz/", Reply(200, b'<ul><li><a href="/gz/9.pdf">2022\xe5\xb9\xb4\xe7\xac\xac9\xe6\x9c\x9f</a></li>'
+                                     b'<li><a href="http://elsewhere.example/x.pdf">2022\xe5\xb9\xb4\xe7\xac\xac8\xe6\x9c\x9f</a></li></ul>',
+                                HTML))
+        srv.route("/gz/9.pdf", Reply(200, pdf, pdf_headers('"nine"')))
+        out, raw = str(tmp_path / "out"), str(tmp_path / "raw")
+        code = main(["discover", srv.url("/gz/"), "--out", out, "--raw", raw, "--allow-private"])
+    assert code == 1  # the link to another host is refused and reported
+    assert "1 documents" in capsys.readouterr().out
+    assert [d["doc_number"] for d in Store(out).read("documents").to_pylist()] == ["测府办〔2022〕9号"]
+    assert [r["url"] for r in Store(out).read("fetches").to_pylist() if r["refused"]] == ["http://elsewhere.example/x.pdf"]
