@@ -89,3 +89,8 @@ def test_gazette_document_as_a_web_page_keeps_its_header_fields(tmp_path):
     assert (doc["kind"], doc["doc_number"], doc["issuer"], str(doc["signed_date"]), doc["publication"]) == (
         "html", "某府办〔2023〕12号", "某市人民政府办公厅", "2023-05-06", "主动公开")
     assert [s["level"] for s in Store(out).read("sections").to_pylist()].count("article") == 1
+
+
+def test_a_source_popup_is_not_the_source(html_out):
+    """和讯's page has a <div class="sourcePopwin"> saying 我已授权: a dialog, not the article's source."""
+    assert _doc(html_out, "news_hexun_2019-09-26_mot_jingjinji.html")["source_name"] != "我已授权"

@@ -1406,6 +1406,9 @@ _CRUMB_XPATH = lxml.etree.XPath(
 def _source_element(body, container) -> str | None:
     """Text of a small element whose class/id names it a source (``<span class="source">新浪财经</span>``)."""
     for el in _SOURCE_EL_XPATH(body):
+        names = f"{el.get('class', '')} {el.get('id', '')}".lower()
+        if re.search(r"pop|dialog|modal|mask|tip|btn|layer|share", names):
+            continue  # a "source" pop-up or button, not the article's source line
         text = clean_text(_text_of(el))
         text = re.sub(r"^(?:文章|本文)?来\s*源\s*[:：]\s*", "", text)
         if 2 <= len(text) <= 30 and not _SENTENCE_PUNCT_RE.search(text) and parse_datetime(text)[0] is None:
