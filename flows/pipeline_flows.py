@@ -30,7 +30,7 @@ from prefect.utilities.annotations import quote
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
 from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
-from pipeline.ingest import Summary, commit_results, process_source
+from pipeline.ingest import Summary, commit_results, parse_isolated
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
 from pipeline.schema import DATASETS
@@ -63,9 +63,10 @@ def _parse_cache_key(context, parameters) -> str:
 
 @task(cache_key_fn=_parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1, task_run_name="parse {source}")
 def parse(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
-    """One document through every pipeline stage (cached on content hash + version)."""
+    """One document through every pipeline stage, in its own process with the time budget
+    and memory cap (cached on content hash + version)."""
     started = time.perf_counter()
-    result = process_source(path, source, settings)
+    result = parse_isolated(path, source, settings)
     log = get_run_logger()
     for err in result.errors:
         log.warning("%s: %s: %s", source, err.error_type, err.message)
@@ -78,7 +79,7 @@ def parse(path: str, sha256: str, source: str, settings: Settings | None = None)
 @task(cache_policy=NO_CACHE, task_run_name="parse-fresh {source}")
 def parse_fresh(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
     """``parse`` without the cache, for re-processing on demand."""
-    return process_source(path, source, settings)
+    return parse_isolated(path, source, settings)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE, task_run_name="fetch {url}")

@@ -16,6 +16,7 @@ import os
 import pickle
 import resource
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -145,15 +146,15 @@ def _html_block(block: Block) -> Block:
 # --- isolation --------------------------------------------------------------------------
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int | None) -> None:
     """A worker must not outlive a killed parent (it would sit on its pipe forever)."""
     with contextlib.suppress(OSError, AttributeError):  # PR_SET_PDEATHSIG exists on Linux only
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
-def _child(conn, path, source, settings, meta, parent: int) -> None:
+def _child(conn, path, source, settings, meta, parent: int | None) -> None:
     _die_with_parent(parent)
     # never below what the forked child already maps, plus room to work
     limit = max(settings.max_memory_mb * 1024 * 1024, psutil.Process().memory_info().vms + 512 * 1024 * 1024)
@@ -173,8 +174,14 @@ class Job:
 
 
 def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
-             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
-    """Process jobs, ``workers`` at a time; results come back in job order."""
+             on_result: Callable[[SourceResult], None] | None = None,
+             start_method: str = "fork") -> list[SourceResult]:
+    """Process jobs, ``workers`` at a time; results come back in job order.
+
+    ``start_method``: ``fork`` from a single-threaded process (the CLI); ``forkserver``
+    from a threaded one (a Prefect flow), where a forked child could inherit a lock
+    another thread holds.
+    """
     if not isolate:
         results = []
         for job in jobs:
@@ -182,7 +189,10 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
             if on_result:
                 on_result(results[-1])
         return results
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context(start_method)
+    if start_method == "forkserver":
+        ctx.set_forkserver_preload(["pipeline.ingest"])  # children start from a warm interpreter
+    parent = os.getpid() if start_method == "fork" else None
     results: list[SourceResult | None] = [None] * len(jobs)
     running: dict[int, tuple] = {}
     queue = list(enumerate(jobs))
@@ -190,7 +200,7 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
         while queue and len(running) < max(1, workers):
             i, job = queue.pop(0)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta, os.getpid()),
+            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta, parent),
                                daemon=True)
             proc.start()
             send.close()
@@ -204,6 +214,19 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
                     on_result(result)
         time.sleep(0.005)
     return [r for r in results if r is not None]
+
+
+def parse_isolated(path: str | Path, source: str, settings: Settings | None = None) -> SourceResult:
+    """One input in its own process, with the time budget and memory cap, from any thread.
+
+    Inside a daemonic process (a Dask worker), which may not start children, it parses in
+    place.
+    """
+    settings = resolve(settings)
+    if mp.current_process().daemon:
+        return process_source(path, source, settings)
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    return run_jobs([Job(Path(path), source)], settings, start_method=method)[0]
 
 
 def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceResult | None:

@@ -93,8 +93,8 @@ def test_discover_ingest_then_rerun_then_reprocess(site, tmp_path, monkeypatch):
 
     sections_before = store.read("sections").num_rows
     parsed = []
-    real = pf.process_source
-    monkeypatch.setattr(pf, "process_source", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    real = pf.parse_isolated
+    monkeypatch.setattr(pf, "parse_isolated", lambda *a, **k: parsed.append(a) or real(*a, **k))
     second = pf.discover_and_ingest(srv.url("/gz/index.html"), out=out, raw=raw, allow_private=True, fetch_settings=FAST)
     assert second["documents"] == 0 and second["skipped"] == 2  # both issues unchanged: 304, nothing parsed
     assert srv.requests_for("/gz/2022-2.pdf")[-1].headers.get("if-none-match") == '"two"'
@@ -127,8 +127,8 @@ def test_parse_is_cached_on_content_hash(pdf_factory, tmp_path, monkeypatch):
     paths = [str(pdf_factory(small_issue(n), f"c{n}.pdf")) for n in (7, 8)]
     pf.ingest(paths, out=str(tmp_path / "a"), raw=str(tmp_path / "raw"))
     parsed = []
-    real = pf.process_source
-    monkeypatch.setattr(pf, "process_source", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    real = pf.parse_isolated
+    monkeypatch.setattr(pf, "parse_isolated", lambda *a, **k: parsed.append(a) or real(*a, **k))
     pf.ingest(paths, out=str(tmp_path / "b"), raw=str(tmp_path / "raw"))
     assert parsed == []
     for name in ("documents", "sections", "removed", "toc_checks"):
@@ -161,3 +161,13 @@ def test_discover_command_runs_the_flow(pdf_factory, tmp_path, capsys):
     assert "1 documents" in capsys.readouterr().out
     assert [d["doc_number"] for d in Store(out).read("documents").to_pylist()] == ["测府办〔2022〕9号"]
     assert [r["url"] for r in Store(out).read("fetches").to_pylist() if r["refused"]] == ["http://elsewhere.example/x.pdf"]
+
+
+def test_flow_stops_a_document_past_its_time_budget(pdf_factory, tmp_path):
+    from pipeline.settings import Settings
+
+    pdf = str(pdf_factory(small_issue(3), "slowish.pdf"))
+    result = pf.ingest([pdf], out=str(tmp_path / "out"), raw=str(tmp_path / "raw"),
+                       settings=Settings(doc_timeout_s=0.01))
+    errors = Store(tmp_path / "out").read("errors").to_pylist()
+    assert result["errors"] == 1 and [e["error_type"] for e in errors] == ["timeout"]
