@@ -39,6 +39,8 @@ def normalize(text: str) -> str:
 
 
 def is_watermark(text: str) -> bool:
+    if len(text) > 30:  # a body line; the watermark with brackets and spaces is far shorter
+        return False
     core = _BRACKETS.sub("", unicodedata.normalize("NFKC", text))
     if not core or len(core) > 18:
         return False

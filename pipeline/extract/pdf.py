@@ -15,6 +15,7 @@ time and released, so memory stays flat on long PDFs.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import threading
 from collections.abc import Iterator
@@ -89,8 +90,8 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
     found = []
     for group in ptable.cells_to_tables(ptable.intersections_to_cells(points)):
         table = ptable.Table(None, group)
-        inside = _within(chars, table.bbox)
-        grid = [[None if cell is None else _cell_text(inside, cell, page_no) for cell in row.cells]
+        bands = _row_bands(_within(chars, table.bbox), [r.bbox[1] for r in table.rows])
+        grid = [[None if cell is None else _cell_text(_band_chars(bands, cell), cell, page_no) for cell in row.cells]
                 for row in table.rows]
         if not grid or max(len(r) for r in grid) < 2:
             continue
@@ -112,6 +113,26 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
 
 def _edge_length(edge: dict) -> float:
     return edge["x1"] - edge["x0"] if edge["orientation"] == "h" else edge["bottom"] - edge["top"]
+
+
+def _row_bands(chars: list[Char], tops: list[float]) -> list[tuple[float, list[Char]]]:
+    """Characters bucketed by the table row band their middle falls in, so each cell looks
+    only at the rows it spans."""
+    bands: list[tuple[float, list[Char]]] = [(top, []) for top in tops]
+    for c in chars:
+        at = bisect.bisect_right(tops, c.baseline - c.size / 2) - 1
+        bands[max(at, 0)][1].append(c)
+    return bands
+
+
+def _band_chars(bands: list[tuple[float, list[Char]]], bbox: tuple) -> list[Char]:
+    top, bottom = bbox[1], bbox[3]
+    out: list[Char] = []
+    for k, (band_top, chars) in enumerate(bands):
+        next_top = bands[k + 1][0] if k + 1 < len(bands) else float("inf")
+        if next_top > top - 0.5 and band_top < bottom + 0.5:
+            out += chars
+    return out
 
 
 def _within(chars: list[Char], bbox: tuple) -> list[Char]:
