@@ -6,7 +6,8 @@ artifacts and concurrency.
 * ``reprocess(selection)``: re-run from the raw store (all / one issue / outdated).
 
 Many documents run in one flow run: one ``parse`` task per document, submitted together
-(threads by default, a Dask cluster with ``task_runner="dask"``). ``parse`` is cached on
+(two threads by default, each waiting on the document's own process, which carries the
+time budget and memory cap; a Dask cluster with ``with_runner(flow, "dask")``). ``parse`` is cached on
 the raw bytes' sha256 + ``PIPELINE_VERSION`` with persisted results, so a second run over
 unchanged inputs parses nothing. All results of a run are committed in one atomic
 snapshot (``pipeline.storage``).
