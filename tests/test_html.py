@@ -214,8 +214,6 @@ def test_rendered_finews_post(bench, path):
 
 def test_rendered_seed_post(bench):
     seed = SHARED / "seeds" / "000_23a1c87a91197581.txt"
-    if not seed.exists():
-        pytest.skip("seed not available")
     ex = extract_html(bench.render_post(seed), source="seed")
     assert ex.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
     assert ex.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
