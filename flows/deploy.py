@@ -11,6 +11,8 @@ summary / 目录 artifacts show in the Prefect UI.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import multiprocessing.forkserver
 
 from flows.pipeline_flows import discover_and_ingest
 
@@ -23,6 +25,10 @@ def main() -> None:
     parser.add_argument("--raw", default="raw")
     parser.add_argument("--name", default="gazette-discover")
     args = parser.parse_args()
+    # start the parse processes' forkserver once for the serving process, not in every run
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipeline.ingest"])
+    multiprocessing.forkserver.ensure_running()
     discover_and_ingest.serve(
         name=args.name,
         cron=args.cron,
