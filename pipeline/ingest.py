@@ -25,12 +25,16 @@ from pathlib import Path
 
 import psutil
 
+from pipeline.extract.html import HtmlInputError, extract_html
+from pipeline.extract.post import extract_post
+from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
 from pipeline.process import InputError, process_pdf, sniff
 from pipeline.rows import error_table, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
 from pipeline.storage import ObjectStore, Store
+from pipeline.toc import numbering_checks
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
 
@@ -88,9 +92,6 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
 
 def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
                  http_content_type: str | None = None) -> SourceResult:
-    from pipeline.extract.html import HtmlInputError, extract_html
-    from pipeline.extract.post import extract_post
-
     if len(data) > settings.max_html_bytes:
         raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
     try:
@@ -112,8 +113,6 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
     doc.sections, table_sections = build_sections(doc.blocks)
     for i, table in enumerate(doc.tables):
         table.section_seq = table_sections.get(i)
-    from pipeline.toc import numbering_checks
-
     doc.toc_checks = numbering_checks(doc.sections)
     result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
     for r in ex.removed:
@@ -125,7 +124,6 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
 
 def _gazette_fields(doc: Document) -> None:
     """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
-    from pipeline.issue import doc_number_alone, document_part
 
     head = [b for b in doc.blocks[:12] if b.kind is BlockKind.PARAGRAPH]
     at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 
 from pipeline.model import Block, BlockKind, Removed, TocEntry
 from pipeline.outline import parse_heading
-from pipeline.toc import is_toc_title, norm_title, parse_toc_blocks
+from pipeline.toc import is_toc_title, parse_toc_blocks
 
 DOC_NUMBER = re.compile(r"[^\s，。：:（）()]{1,24}[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d{1,4}\s*号")
 _ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
@@ -253,6 +253,3 @@ def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | 
         label, caption = m.group(1), m.group(2)
     return caption, label
 
-
-def same_title(a: str | None, b: str | None) -> bool:
-    return bool(a and b and norm_title(a) == norm_title(b))

@@ -58,8 +58,6 @@ class PageTable:
     rows: tuple[tuple[str, ...], ...]
     col_edges: tuple[float, ...]  # x positions of the column boundaries, left to right
     ruled: bool = True
-    # per-row flag: first cell of the row was empty because a merged cell spans it
-    row_tops: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)

@@ -6,22 +6,20 @@ HTML: decode -> extract main content -> outline
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import PIPELINE_VERSION
 from pipeline.clean import clean_pages
 from pipeline.extract.pdf import PdfError, open_pdf
 from pipeline.issue import DocPart, caption_for, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, SourceResult
-from pipeline.outline import build_sections
+from pipeline.outline import build_sections, heading_of
 from pipeline.settings import Settings, resolve
 from pipeline.tables import merge_across_pages, to_table
-from pipeline.toc import check_document, check_issue
+from pipeline.toc import check_document, check_issue, is_toc_title
 
 
 class InputError(Exception):
@@ -148,9 +146,6 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
 
 def _title_block(blocks: Sequence[Block]) -> str | None:
     """Title of a PDF without a gazette header: its first set-apart line before any heading."""
-    from pipeline.outline import heading_of
-    from pipeline.toc import is_toc_title
-
     for block in blocks[:8]:
         if block.kind is not BlockKind.PARAGRAPH or heading_of(block) is not None or is_toc_title(block.text):
             break
@@ -187,9 +182,3 @@ def _removed(pages: Sequence[Page], documents: Sequence[Document], front: list[R
                 out.append(Removed(page.page_no, ln.text, ln.reason or str(ln.layer), doc_for(page.page_no)))
     return out
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-__all__ = ["InputError", "process_pdf", "sniff", "printed_offset", "PIPELINE_VERSION"]

@@ -106,7 +106,6 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
             rows=tuple(tuple(row) for row in _fill_spans(table, grid)),
             col_edges=tuple(col_edges),
             ruled=True,
-            row_tops=tuple(round(r.bbox[1], 1) for r in table.rows),
         ))
     return found
 
