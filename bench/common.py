@@ -198,8 +198,12 @@ def sample_pdf(tmp: Path) -> tuple[Path, str]:
 
 
 def issue_batch(tmp: Path, n: int) -> list[Path]:
-    """``n`` copies of the sample issue, each with its own running header (so their bytes and
-    sha256 differ and no cache can short-cut one with another)."""
+    """``n`` issues made from the sample issue: each has its own issue number on the cover and in
+    the running header, so they are ``n`` different issues (one issue's corrected file would
+    replace the previous one's rows) whose bytes and sha256 differ (no cache short-cuts one with
+    another)."""
+    import re
+
     from tests.fixtures.build_gazette import build_pdf
 
     text = seed_text()
@@ -208,7 +212,8 @@ def issue_batch(tmp: Path, n: int) -> list[Path]:
     paths = []
     for i in range(n):
         path = folder / f"gz-2021-{29 + i}.pdf"
-        build_pdf(text, path, header=f"广州市人民政府公报 2021年第{29 + i}期 (bench {i + 1})")
+        numbered = re.sub(r"(第\s*)(\d+)(\s*期)", lambda m, i=i: f"{m[1]}{int(m[2]) + i}{m[3]}", text)
+        build_pdf(numbered, path, header=f"广州市人民政府公报 2021年第{29 + i}期")
         paths.append(path)
     return paths
 

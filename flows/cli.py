@@ -14,6 +14,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 def discover(args: argparse.Namespace) -> int:
     from flows.pipeline_flows import discover_and_ingest
+    from pipeline.isolation import start_parse_service
+
+    start_parse_service(wait=False)  # starts while Prefect's temporary server does
 
     result = discover_and_ingest(
         args.index_url, out=args.out, raw=args.raw, allowed_hosts=args.allow_host,
@@ -25,6 +28,9 @@ def discover(args: argparse.Namespace) -> int:
 
 def reprocess(args: argparse.Namespace) -> int:
     from flows.pipeline_flows import reprocess as reprocess_flow
+    from pipeline.isolation import start_parse_service
+
+    start_parse_service(wait=False)
 
     selection = "issue" if args.issue else ("all" if args.all else "outdated")
     result = reprocess_flow(selection, out=args.out, raw=args.raw, issue=args.issue)

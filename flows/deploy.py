@@ -4,15 +4,14 @@
     PREFECT_API_URL=http://127.0.0.1:4200/api \\
       python -m flows.deploy https://www.gz.gov.cn/gfxwj/szfgb/ --cron "0 6 * * *"
 
-``flow.serve`` keeps running and starts a flow run at every cron tick; runs, logs and the
-summary / 目录 artifacts show in the Prefect UI.
+``flow.serve`` keeps running and starts a flow run at every cron tick, each in its own
+process (which starts its own parse service when it has something to parse); runs, logs
+and the summary / 目录 artifacts show in the Prefect UI.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import multiprocessing.forkserver
 
 from flows.pipeline_flows import discover_and_ingest
 
@@ -25,10 +24,6 @@ def main() -> None:
     parser.add_argument("--raw", default="raw")
     parser.add_argument("--name", default="gazette-discover")
     args = parser.parse_args()
-    # start the parse processes' forkserver once for the serving process, not in every run
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pipeline.ingest"])
-    multiprocessing.forkserver.ensure_running()
     discover_and_ingest.serve(
         name=args.name,
         cron=args.cron,

@@ -31,7 +31,8 @@ from prefect.utilities.annotations import quote
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
 from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
-from pipeline.ingest import Summary, commit_results, parse_isolated
+from pipeline.ingest import Summary, commit_results
+from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
 from pipeline.schema import DATASETS
@@ -62,25 +63,64 @@ def _parse_cache_key(context, parameters) -> str:
     return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}-{CODE_FINGERPRINT}-{settings}"
 
 
-@task(cache_key_fn=_parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1, task_run_name="parse {source}")
-def parse(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
-    """One document through every pipeline stage, in its own process with the time budget
-    and memory cap (cached on content hash + version)."""
+# a run may go better next time: not cached, and such inputs are parsed again in the next run
+RETRIABLE = {"timeout", "worker_died"}
+
+
+class ParseFailed(Exception):
+    """A parse that may succeed on another try (the document's process timed out or died).
+
+    Raised so that the task run shows as failed and its result is not cached; the flow
+    still records the error row carried in ``result``.
+    """
+
+    def __init__(self, result: SourceResult) -> None:
+        super().__init__(result)
+        self.result = result
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e.error_type}: {e.message}" for e in self.result.errors)
+
+
+def _parse_logged(path: str, source: str, settings: Settings | None) -> SourceResult:
     started = time.perf_counter()
     result = parse_isolated(path, source, settings)
     log = get_run_logger()
     for err in result.errors:
         log.warning("%s: %s: %s", source, err.error_type, err.message)
+    if any(err.error_type in RETRIABLE for err in result.errors):
+        raise ParseFailed(result)
     log.info("%s: %d documents, %d sections, %d tables in %.2f s", source, len(result.documents),
              sum(len(d.sections) for d in result.documents), sum(len(d.tables) for d in result.documents),
              time.perf_counter() - started)
     return result
 
 
-@task(cache_policy=NO_CACHE, task_run_name="parse-fresh {source}")
+def _worth_retrying(task, task_run, state) -> bool:
+    """Retry a dead worker or an infrastructure error once; a document past its time budget
+    would only take the whole budget again."""
+    try:
+        state.result()
+    except ParseFailed as exc:
+        return all(e.error_type != "timeout" for e in exc.result.errors)
+    except Exception:
+        return True
+    return False
+
+
+@task(cache_key_fn=_parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1,
+      retry_condition_fn=_worth_retrying, task_run_name="parse {source}")
+def parse(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
+    """One document through every pipeline stage, in its own process with the time budget
+    and memory cap (cached on content hash + version)."""
+    return _parse_logged(path, source, settings)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1, retry_condition_fn=_worth_retrying,
+      task_run_name="parse-fresh {source}")
 def parse_fresh(path: str, sha256: str, source: str, settings: Settings | None = None) -> SourceResult:
     """``parse`` without the cache, for re-processing on demand."""
-    return parse_isolated(path, source, settings)
+    return _parse_logged(path, source, settings)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE, task_run_name="fetch {url}")
@@ -92,7 +132,7 @@ def fetch(fetcher: Fetcher, url: str, expect: str | None = None) -> FetchResult:
 def commit(out: str, results: list[SourceResult], run_row: dict, fetches: pa.Table | None = None) -> None:
     extra = {"runs": {run_row["run_id"]: pa.Table.from_pylist([run_row], schema=DATASETS["runs"])}}
     if fetches is not None and fetches.num_rows:
-        extra["fetches"] = {"manifest": fetches}
+        extra["fetches"] = {run_row["run_id"]: fetches}  # this run's fetches: its part of the log
     commit_results(open_store(out), results, extra)
 
 
@@ -132,8 +172,22 @@ def _publish(flow_name: str, summary: Summary, results: Sequence[SourceResult]) 
 
 def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None, fresh: bool = False) -> list[SourceResult]:
     runner = parse_fresh if fresh else parse
+    if items:
+        start_parse_service(wait=False)  # its start-up overlaps the task runs' creation
     futures = [runner.submit(path, sha, source, settings) for path, sha, source in items]
-    return [_with_source(f.result(), source) for f, (_, _, source) in zip(futures, items, strict=True)]
+    return [_with_source(_outcome(f, sha, source), source) for f, (_, sha, source) in zip(futures, items, strict=True)]
+
+
+def _outcome(future, sha: str, source: str) -> SourceResult:
+    """A parse task's result; a failed task still gives the input its error row."""
+    from pipeline.ingest import _failed
+
+    value = future.result(raise_on_failure=False)
+    if isinstance(value, ParseFailed):
+        return value.result
+    if isinstance(value, BaseException):
+        return _failed(source, sha, "pipeline", type(value).__name__, str(value)[:500])
+    return value
 
 
 def _with_source(result: SourceResult, source: str) -> SourceResult:
@@ -156,22 +210,22 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
     """Ingest local paths or URLs of PDFs, HTML pages and posts."""
     t0, started = time.perf_counter(), dt.datetime.now(dt.UTC)
     store = RawStore(raw)
-    manifest = FetchManifest.from_table(open_store(out).read("fetches"))
-    items, fetched, failed = [], [], []
-    urls = [s for s in sources if s.startswith(("http://", "https://")) or "://" in s]
-    hosts = set(allowed_hosts or []) | {_host(u) for u in urls}
-    with Fetcher(store, UrlPolicy(frozenset(hosts), allow_private), FetchSettings(), manifest=manifest) as fetcher:
-        for src in sources:
-            if src in urls:
-                res = fetch(fetcher, src)
-                fetched.append(res)
+    urls = [s for s in sources if "://" in s]
+    manifest = FetchManifest.from_table(open_store(out).read("fetches")) if urls else None
+    items, failed = [], []
+    for src in sources:
+        if src not in urls:
+            sha, path = store.put_file(Path(src))
+            items.append((str(path), sha, src))
+    if urls:  # no HTTP client (and its TLS set-up) for a run over local files
+        policy = UrlPolicy(frozenset(set(allowed_hosts or []) | {_host(u) for u in urls}), allow_private)
+        with Fetcher(store, policy, FetchSettings(), manifest=manifest) as fetcher:
+            for url, future in [(u, fetch.submit(fetcher, u)) for u in urls]:
+                res = future.result()
                 if res.ok and res.sha256:
-                    items.append((str(store.path_for(res.sha256)), res.sha256, src))
+                    items.append((str(store.path_for(res.sha256)), res.sha256, url))
                 else:
-                    failed.append(_fetch_failure(src, res))
-            else:
-                sha, path = store.put_file(Path(src))
-                items.append((str(path), sha, src))
+                    failed.append(_fetch_failure(url, res))
     known = _known(out)
     fresh = [item for item in items if item[1] not in known]  # unchanged bytes: nothing to parse or write
     results = _parse_all(fresh, settings) + failed
@@ -179,9 +233,14 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
 
 
 def _known(out: str) -> set[str]:
-    """raw_sha256 of every input already stored by this pipeline_version."""
-    docs = open_store(out).read("documents").select(["raw_sha256", "pipeline_version"]).to_pylist()
-    return {r["raw_sha256"] for r in docs if r["pipeline_version"] == PIPELINE_VERSION}
+    """raw_sha256 of every input already processed by this pipeline_version: stored, failed
+    for good, or superseded by a later input of the same issue (a corrected issue stays)."""
+    store = open_store(out)
+    seen = store.read("inputs", columns=["raw_sha256", "pipeline_version", "error_type"]).to_pylist()
+    if not seen:  # an output written before the inputs dataset existed
+        seen = store.read("documents", columns=["raw_sha256", "pipeline_version"]).to_pylist()
+    return {r["raw_sha256"] for r in seen
+            if r["pipeline_version"] == PIPELINE_VERSION and r.get("error_type") not in RETRIABLE and r["raw_sha256"]}
 
 
 def _host(url: str) -> str:
@@ -203,8 +262,12 @@ def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[s
     for r in results:
         summary.add(r)
     row = _run_row(name, inputs, summary, started, t0, skipped)
-    # quote(): Prefect would otherwise walk every result object graph to track task inputs
-    commit(out, quote(results), row, manifest.to_table() if manifest is not None else None)
+    fetches = manifest.to_table(new_only=True) if manifest is not None and manifest.changed else None
+    if results or fetches is not None:
+        # quote(): Prefect would otherwise walk every result object graph to track task inputs
+        commit(out, quote(results), row, fetches)
+    else:  # nothing new was parsed or fetched: only this run's row to write, no task run needed
+        commit.fn(out, results, row)
     _publish(name, summary, results)
     get_run_logger().info(summary.line())
     return {"summary": summary.line(), "errors": len(summary.errors), "documents": summary.documents,

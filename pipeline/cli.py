@@ -19,7 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline import PIPELINE_VERSION, __version__
-from pipeline.ingest import Job, Summary, commit_results, discover_inputs, run_jobs
+from pipeline.ingest import Summary, commit_results, discover_inputs
+from pipeline.isolation import Job, run_jobs
 from pipeline.settings import Settings
 from pipeline.storage import open_store
 

@@ -2,28 +2,18 @@
 
 Every input runs behind a per-document boundary: any failure (bad bytes, a parser bug,
 the time budget running out) becomes an ``errors`` row for that input and the batch goes
-on. With ``isolate=True`` (the CLI default) each input is parsed in a forked child process
-that is killed when ``Settings.doc_timeout_s`` runs out; ``workers`` children run at once.
+on. ``pipeline.isolation`` runs each input in its own process with a time budget and a
+memory cap; ``commit_results`` writes a batch as one snapshot.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
-import multiprocessing as mp
 import os
-import pickle
-import resource
-import signal
-import threading
-import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import psutil
 
 from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.post import extract_post
@@ -31,7 +21,7 @@ from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
 from pipeline.process import InputError, process_pdf, sniff
-from pipeline.rows import error_table, per_table_files, result_tables
+from pipeline.rows import error_table, input_row, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
 from pipeline.storage import ObjectStore, Store
 from pipeline.toc import numbering_checks
@@ -141,113 +131,6 @@ def _html_block(block: Block) -> Block:
     return block
 
 
-# --- isolation --------------------------------------------------------------------------
-
-
-def _die_with_parent(parent: int | None) -> None:
-    """A worker must not outlive a killed parent (it would sit on its pipe forever)."""
-    with contextlib.suppress(OSError, AttributeError):  # PR_SET_PDEATHSIG exists on Linux only
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    if parent is not None and os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _child(conn, path, source, settings, meta, parent: int | None) -> None:
-    _die_with_parent(parent)
-    # never below what the forked child already maps, plus room to work
-    limit = max(settings.max_memory_mb * 1024 * 1024, psutil.Process().memory_info().vms + 512 * 1024 * 1024)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        result = process_source(path, source, settings, **meta)
-        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    finally:
-        conn.close()
-
-
-@dataclass
-class Job:
-    path: Path
-    source: str
-    meta: dict = field(default_factory=dict)
-
-
-def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
-             on_result: Callable[[SourceResult], None] | None = None,
-             start_method: str = "fork") -> list[SourceResult]:
-    """Process jobs, ``workers`` at a time; results come back in job order.
-
-    ``start_method``: ``fork`` from a single-threaded process (the CLI); ``forkserver``
-    from a threaded one (a Prefect flow), where a forked child could inherit a lock
-    another thread holds.
-    """
-    if not isolate:
-        results = []
-        for job in jobs:
-            results.append(process_source(job.path, job.source, settings, **job.meta))
-            if on_result:
-                on_result(results[-1])
-        return results
-    ctx = mp.get_context(start_method)
-    if start_method == "forkserver":
-        ctx.set_forkserver_preload(["pipeline.ingest"])  # children start from a warm interpreter
-    parent = os.getpid() if start_method == "fork" else None
-    results: list[SourceResult | None] = [None] * len(jobs)
-    running: dict[int, tuple] = {}
-    queue = list(enumerate(jobs))
-    while queue or running:
-        while queue and len(running) < max(1, workers):
-            i, job = queue.pop(0)
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta, parent),
-                               daemon=True)
-            proc.start()
-            send.close()
-            running[i] = (proc, recv, time.monotonic(), job)
-        for i, (proc, recv, started, job) in list(running.items()):
-            result = _poll(proc, recv, started, job, settings)
-            if result is not None:
-                results[i] = result
-                del running[i]
-                if on_result:
-                    on_result(result)
-        time.sleep(0.005)
-    return [r for r in results if r is not None]
-
-
-def parse_isolated(path: str | Path, source: str, settings: Settings | None = None) -> SourceResult:
-    """One input in its own process, with the time budget and memory cap, from any thread.
-
-    Inside a daemonic process (a Dask worker), which may not start children, it parses in
-    place.
-    """
-    settings = resolve(settings)
-    if mp.current_process().daemon:
-        return process_source(path, source, settings)
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    return run_jobs([Job(Path(path), source)], settings, start_method=method)[0]
-
-
-def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceResult | None:
-    if recv.poll():
-        try:
-            result = pickle.loads(recv.recv_bytes())
-        except EOFError:
-            result = _failed(job.source, None, "pipeline", "worker_died", f"worker exited with code {proc.exitcode}")
-        proc.join()
-        recv.close()
-        return result
-    if not proc.is_alive():
-        proc.join()
-        recv.close()
-        return _failed(job.source, None, "pipeline", "worker_died", f"worker exited with code {proc.exitcode} (out of memory?)")
-    if time.monotonic() - started > settings.doc_timeout_s:
-        proc.kill()
-        proc.join()
-        recv.close()
-        return _failed(job.source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:g} s time budget")
-    return None
-
-
 # --- writing ----------------------------------------------------------------------------
 
 
@@ -277,6 +160,7 @@ def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], 
                 table_files.update(files)
         if r.errors:
             parts.setdefault("errors", {})[key] = error_table(r.unit_id, r.errors)
+        parts.setdefault("inputs", {})[key] = input_row(r)
     for name, by_key in (extra or {}).items():
         parts.setdefault(name, {}).update(by_key)
     store.commit(parts, table_files, replace_units=units)

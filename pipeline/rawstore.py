@@ -233,6 +233,12 @@ class FetchManifest:
         self._latest_any: dict[str, FetchResult] = {}
         for record in records:
             self.add(record)
+        self._saved = len(self._records)
+
+    @property
+    def changed(self) -> bool:
+        """Whether records were added since it was loaded (else there is nothing to write)."""
+        return len(self._records) != self._saved
 
     def add(self, result: FetchResult) -> None:
         with self._lock:
@@ -264,7 +270,9 @@ class FetchManifest:
     def __iter__(self) -> Iterator[FetchResult]:
         return iter(self.records)
 
-    def to_table(self) -> pa.Table:
+    def to_table(self, new_only: bool = False) -> pa.Table:
+        """All records, or (``new_only``) those added since it was loaded: a run's part of the log."""
+        records = self.records[self._saved:] if new_only else self.records
         rows = [
             {
                 "url": r.url,
@@ -280,7 +288,7 @@ class FetchManifest:
                 "error": r.error,
                 "refused": r.refused,
             }
-            for r in self.records
+            for r in records
         ]
         return pa.Table.from_pylist(rows, schema=FETCHES_SCHEMA)
 

@@ -121,6 +121,18 @@ def result_tables(result: SourceResult, now: dt.datetime | None = None) -> dict[
     }
 
 
+def input_row(result: SourceResult, now: dt.datetime | None = None) -> pa.Table:
+    """The lineage row of one processed input (``inputs`` dataset)."""
+    failed = result.kind == "error" or not result.documents
+    return _table("inputs", [{
+        "source": result.source, "raw_sha256": result.raw_sha256, "kind": result.kind,
+        "unit_id": None if result.kind == "error" else result.unit_id, "doc_ids": [d.doc_id for d in result.documents],
+        "status": "error" if failed and result.errors else "ok",
+        "error_type": result.errors[0].error_type if result.errors else None,
+        "pipeline_version": PIPELINE_VERSION, "processed_at": now or dt.datetime.now(dt.UTC),
+    }])
+
+
 def error_table(unit: str, errors: Sequence[ErrorRecord], now: dt.datetime | None = None) -> pa.Table:
     now = now or dt.datetime.now(dt.UTC)
     return _table("errors", ({"unit_id": unit, "source": e.source, "stage": e.stage, "error_type": e.error_type,

@@ -178,6 +178,21 @@ FETCHES = pa.schema(
     ]
 )
 
+# lineage: one row per input location (path or URL), replaced when that input is processed again
+INPUTS = pa.schema(
+    [
+        ("source", pa.string()),
+        ("raw_sha256", pa.string()),  # the bytes processed ("" when the fetch failed)
+        ("kind", pa.string()),  # gazette_pdf / pdf / html / post / error
+        ("unit_id", pa.string()),  # the unit its rows went to (null on error); a later input of the
+        ("doc_ids", pa.list_(pa.string())),  # same issue replaces them: compare raw_sha256 with documents
+        ("status", pa.string()),  # ok / error
+        ("error_type", pa.string()),
+        ("pipeline_version", pa.string()),
+        ("processed_at", _TS),
+    ]
+)
+
 DATASETS: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
     "sections": SECTIONS,
@@ -188,7 +203,10 @@ DATASETS: dict[str, pa.Schema] = {
     "errors": ERRORS,
     "runs": RUNS,
     "fetches": FETCHES,
+    "inputs": INPUTS,
 }
+# append-only logs: one part per run, never replaced, written outside the snapshots
+LOG_DATASETS = ("runs", "fetches")
 # datasets whose rows belong to an input unit and are replaced with it
 UNIT_DATASETS = ("documents", "sections", "tables", "table_cells", "removed", "toc_checks", "errors")
 

@@ -15,7 +15,8 @@ import pytest
 
 import pipeline.cli
 from pipeline.cli import main
-from pipeline.ingest import Job, commit_results, discover_inputs, process_source, run_jobs
+from pipeline.ingest import commit_results, discover_inputs, process_source
+from pipeline.isolation import Job, run_jobs
 from pipeline.settings import Settings
 from pipeline.storage import Store
 from tests.fixtures.bad_inputs import (

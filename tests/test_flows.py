@@ -171,3 +171,45 @@ def test_flow_stops_a_document_past_its_time_budget(pdf_factory, tmp_path):
                        settings=Settings(doc_timeout_s=0.01))
     errors = Store(tmp_path / "out").read("errors").to_pylist()
     assert result["errors"] == 1 and [e["error_type"] for e in errors] == ["timeout"]
+
+
+def test_corrected_issue_replaces_the_original_and_neither_is_parsed_again(pdf_factory, tmp_path, monkeypatch):
+    """Two files of the same issue: the later one's rows stay; the lineage (``inputs``) knows both."""
+    original = str(pdf_factory(small_issue(4), "original.pdf"))
+    corrected = str(pdf_factory(small_issue(4).replace("请认真组织实施", "请认真贯彻执行"), "corrected.pdf"))
+    out, raw = str(tmp_path / "out"), str(tmp_path / "raw")
+    pf.ingest([original], out=out, raw=raw)
+    pf.ingest([corrected], out=out, raw=raw)
+    store = Store(out)
+    docs = store.read("documents").to_pylist()
+    assert {d["source"] for d in docs} == {corrected}  # one issue, its newer file
+    parsed = []
+    real = pf.parse_isolated
+    monkeypatch.setattr(pf, "parse_isolated", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    again = pf.ingest([original, corrected], out=out, raw=raw)
+    assert again["skipped"] == 2 and parsed == []
+    assert {d["source"] for d in store.read("documents").to_pylist()} == {corrected}
+    inputs = {r["source"]: r for r in store.read("inputs").to_pylist()}
+    assert set(inputs) == {original, corrected}
+    assert inputs[original]["unit_id"] == inputs[corrected]["unit_id"] == docs[0]["unit_id"]
+    assert all(r["status"] == "ok" and r["pipeline_version"] == pf.PIPELINE_VERSION for r in inputs.values())
+
+
+def test_a_timed_out_input_is_tried_again_next_run(pdf_factory, tmp_path, monkeypatch):
+    """A time-out is neither cached by the parse task nor counted as known input."""
+    from pipeline.settings import Settings
+
+    pdf = str(pdf_factory(small_issue(5), "retry.pdf"))
+    out, raw = str(tmp_path / "out"), str(tmp_path / "raw")
+    parsed = []
+    real = pf.parse_isolated
+    monkeypatch.setattr(pf, "parse_isolated", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    tight = Settings(doc_timeout_s=0.01)
+    assert pf.ingest([pdf], out=out, raw=raw, settings=tight)["errors"] == 1
+    assert pf.ingest([pdf], out=out, raw=raw, settings=tight)["errors"] == 1
+    assert len(parsed) == 2  # the same cache key, parsed again: and a time-out is not retried within a run
+    second = pf.ingest([pdf], out=out, raw=raw)
+    assert second["errors"] == 0 and second["documents"] == 1
+    store = Store(out)
+    assert store.read("errors").num_rows == 0  # the input's error row is replaced by its documents
+    assert [r["status"] for r in store.read("inputs").to_pylist()] == ["ok"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.schema import DATASETS, SCHEMA_VERSION
@@ -155,3 +157,44 @@ def test_any_filesystem_uri_holds_the_same_datasets(pdf_factory):
     assert [d["doc_number"] for d in docs] == ["测府办〔2022〕3号"]
     assert store.read("sections").num_rows == first > 3
     assert isinstance(open_store("file:///tmp/x"), Store)
+
+
+def run_row(run_id: str) -> pa.Table:
+    return pa.Table.from_pylist([{"run_id": run_id, "flow": "ingest", "documents": 0}], schema=DATASETS["runs"])
+
+
+def test_a_run_that_changed_nothing_adds_its_run_row_without_a_snapshot(tmp_path):
+    store = Store(tmp_path)
+    first = store.commit({"documents": {"u1": docs("u1", 1)}, "runs": {"r1": run_row("r1")}})
+    again = store.commit({"runs": {"r2": run_row("r2")}})
+    store.append("runs", {"r3": run_row("r3")})
+    assert again == first == store.current()  # no new snapshot for log rows
+    assert sorted(store.read("runs").column("run_id").to_pylist()) == ["r1", "r2", "r3"]
+    assert duckdb.sql(f"select count(*) from '{tmp_path}/runs/*.parquet'").fetchall()[0][0] == 3
+    assert store.read("documents").num_rows == 1
+    with pytest.raises(ValueError):
+        store.append("documents", {"u2": docs("u2", 1)})
+
+
+def test_the_first_commit_of_only_log_rows_still_publishes_every_dataset(tmp_path):
+    Store(tmp_path).commit({"runs": {"r1": run_row("r1")}})
+    for name in ("documents", "sections", "runs", "fetches", "inputs"):
+        assert (tmp_path / name).is_dir()  # no dangling link for a reader
+    assert duckdb.sql(f"select count(*) from '{tmp_path}/runs/*.parquet'").fetchall()[0][0] == 1
+
+
+def test_an_output_from_before_logs_left_the_snapshots_keeps_its_runs(tmp_path):
+    store = Store(tmp_path)
+    store.commit({"documents": {"u1": docs("u1", 1)}})
+    # the older layout: runs parts inside the snapshot, output/runs -> .gazette/current/runs
+    old_runs = store.current() / "runs"
+    old_runs.mkdir(exist_ok=True)
+    pq.write_table(run_row("old"), old_runs / "old.parquet")
+    (tmp_path / "runs").unlink()
+    os.symlink(Path(".gazette", "current", "runs"), tmp_path / "runs")
+    shutil.rmtree(tmp_path / ".gazette" / "log")
+    assert store.read("runs").column("run_id").to_pylist() == ["old"]
+    store.commit({"documents": {"u2": docs("u2", 1)}, "runs": {"new": run_row("new")}})
+    assert sorted(store.read("runs").column("run_id").to_pylist()) == ["new", "old"]
+    assert os.readlink(tmp_path / "runs") == os.path.join(".gazette", "log", "runs")
+    assert duckdb.sql(f"select count(*) from '{tmp_path}/runs/*.parquet'").fetchall()[0][0] == 2

@@ -1,0 +1,151 @@
+"""Per-document isolation: forked children from the CLI and the parse service for threaded callers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+
+from pipeline.ingest import process_source
+from pipeline.isolation import Job, ParseService, parse_isolated, run_jobs
+from pipeline.settings import Settings
+from tests.conftest import ROOT, SAMPLE_PDF
+
+
+def _digest(result) -> list:
+    return [(d.doc_id, d.doc_number, [s.title for s in d.sections], len(d.tables)) for d in result.documents]
+
+
+@pytest.fixture
+def service():
+    svc = ParseService()
+    yield svc
+    svc.close()
+
+
+def _service_process(svc: ParseService) -> psutil.Process:
+    return psutil.Process(svc._conn.proc.pid)
+
+
+def test_service_result_equals_in_process_parse(service):
+    direct = process_source(SAMPLE_PDF, "sample")
+    isolated = service.parse(SAMPLE_PDF, "sample")
+    assert isolated.errors == [] and _digest(isolated) == _digest(direct)
+    assert len(isolated.removed) == len(direct.removed) > 0
+
+
+def test_service_parses_from_many_threads_in_job_order(service, pdf_factory):
+    from tests.conftest import small_issue
+
+    paths = [pdf_factory(small_issue(n), f"iso-{n}.pdf") for n in range(1, 5)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda p: service.parse(p, p.name), paths))
+    assert [r.source for r in results] == [p.name for p in paths]
+    assert [r.documents[-1].doc_number for r in results] == [f"测府办〔2022〕{n}号" for n in range(1, 5)]
+
+
+def test_service_timeout_kills_only_that_document(service):
+    timed_out = service.parse(SAMPLE_PDF, "slow", Settings(doc_timeout_s=0.05))
+    assert [e.error_type for e in timed_out.errors] == ["timeout"]
+    assert _service_process(service).children() == []  # the stuck child is gone
+    assert service.parse(SAMPLE_PDF, "next").errors == []  # and the service goes on
+
+
+def test_killed_child_is_a_worker_died_record(service, tmp_path):
+    from tests.fixtures.build_gazette import build_long_pdf
+
+    long_pdf = tmp_path / "long.pdf"
+    build_long_pdf(long_pdf, 120)
+    service.start()
+    future = service.submit(long_pdf, "long")
+    proc = _service_process(service)
+    deadline = time.monotonic() + 30
+    while not proc.children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.children()[0].send_signal(signal.SIGKILL)
+    result = future.result(timeout=60)
+    assert [e.error_type for e in result.errors] == ["worker_died"]
+    assert "killed by signal 9" in result.errors[0].message
+
+
+def test_a_dead_service_fails_its_jobs_and_is_restarted(service, tmp_path):
+    from tests.fixtures.build_gazette import build_long_pdf
+
+    long_pdf = tmp_path / "long.pdf"
+    build_long_pdf(long_pdf, 120)
+    service.start()
+    first = _service_process(service)
+    future = service.submit(long_pdf, "long")
+    first.send_signal(signal.SIGKILL)
+    result = future.result(timeout=60)
+    assert [e.error_type for e in result.errors] == ["worker_died"]
+    assert service.parse(SAMPLE_PDF, "again").errors == []
+    assert _service_process(service).pid != first.pid
+
+
+def test_parse_isolated_picks_fork_or_service():
+    alone = parse_isolated(SAMPLE_PDF, "alone")  # single-threaded: a plain fork
+    holder = threading.Event()
+    thread = threading.Thread(target=holder.wait)
+    thread.start()
+    try:
+        threaded = parse_isolated(SAMPLE_PDF, "threaded")  # another thread runs: the service
+    finally:
+        holder.set()
+        thread.join()
+    assert _digest(alone) == _digest(threaded) and alone.errors == threaded.errors == []
+
+
+def test_children_do_not_rerun_the_callers_main_module(tmp_path):
+    """multiprocessing's forkserver re-runs ``__main__`` in every child; the service must not."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "caller.py"
+    script.write_text(
+        "import threading\n"
+        f"open({str(marker)!r}, 'a').write('x')\n"  # module-level side effect, no __main__ guard
+        "from pipeline.isolation import parse_isolated\n"
+        "hold = threading.Event(); threading.Thread(target=hold.wait, daemon=True).start()\n"
+        f"results = [parse_isolated({str(SAMPLE_PDF)!r}, str(i)) for i in range(2)]\n"
+        "assert all(not r.errors and r.documents for r in results), [r.errors for r in results]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert marker.read_text() == "x"
+
+
+def test_service_dies_with_its_parent(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from pipeline.isolation import start_parse_service\n"
+        "start_parse_service()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        service_proc = psutil.Process(parent.pid).children()[0]
+        parent.kill()
+        parent.wait(10)
+        service_proc.wait(10)  # raises psutil.TimeoutExpired if it outlived its parent
+    finally:
+        parent.kill()
+
+
+def test_run_jobs_leaves_garbage_collection_as_it_found_it():
+    import gc
+
+    before = gc.get_freeze_count()
+    results = run_jobs([Job(SAMPLE_PDF, "a"), Job(SAMPLE_PDF, "b")], Settings(), workers=2)
+    assert [r.source for r in results] == ["a", "b"] and all(not r.errors for r in results)
+    assert gc.get_freeze_count() == before
