@@ -16,20 +16,22 @@ import argparse
 from flows.pipeline_flows import discover_and_ingest
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("index_url")
     parser.add_argument("--cron", default="0 6 * * *", help="schedule (default: daily at 06:00)")
     parser.add_argument("--out", default="output")
     parser.add_argument("--raw", default="raw")
     parser.add_argument("--name", default="gazette-discover")
-    args = parser.parse_args()
-    discover_and_ingest.serve(
-        name=args.name,
-        cron=args.cron,
-        parameters={"index_url": args.index_url, "out": args.out, "raw": args.raw},
-        tags=["gazette"],
-    )
+    parser.add_argument("--allow-host", action="append", default=[], help="another host that may be fetched")
+    parser.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses (tests)")
+    args = parser.parse_args(argv)
+    parameters = {"index_url": args.index_url, "out": args.out, "raw": args.raw}
+    if args.allow_host:
+        parameters["allowed_hosts"] = args.allow_host
+    if args.allow_private:
+        parameters["allow_private"] = True
+    discover_and_ingest.serve(name=args.name, cron=args.cron, parameters=parameters, tags=["gazette"])
 
 
 if __name__ == "__main__":

@@ -5,16 +5,18 @@ artifacts and concurrency.
 * ``discover_and_ingest(index_url)``: crawl a gazette listing, fetch new issues, ingest.
 * ``reprocess(selection)``: re-run from the raw store (all / one issue / outdated).
 
-Many documents run in one flow run: one ``parse`` task per document, submitted together
-(two threads by default, each waiting on the document's own process, which carries the
-time budget and memory cap; a Dask cluster with ``with_runner(flow, "dask")``). ``parse`` is cached on
-the raw bytes' sha256 + ``PIPELINE_VERSION`` with persisted results, so a second run over
-unchanged inputs parses nothing. All results of a run are committed in one atomic
-snapshot (``pipeline.storage``).
+Many documents run in one flow run: one ``parse`` task per new input, submitted together
+(two threads by default, each waiting on the document's own process from
+``pipeline.isolation``, which carries the time budget and memory cap; a Dask cluster with
+``with_runner(flow, "dask")``). Inputs whose bytes the ``inputs`` dataset already holds for
+this ``PIPELINE_VERSION`` get no task at all; ``parse`` is also cached on the raw bytes'
+sha256 + version + code fingerprint with persisted results. All results of a run are
+committed in one atomic snapshot; the run's row goes to the ``runs`` log (``pipeline.storage``).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Prefect validates flow parameters against the
+# annotations, and a served run (the flow cloudpickled into a subprocess) cannot resolve them
+# as strings (tests/test_flows.py::test_deploy_serves_discover_on_its_cron_schedule).
 import datetime as dt
 import time
 import uuid
