@@ -279,8 +279,14 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def serve(parent: int) -> None:
-    """Entry point of the service process (``python -m pipeline.isolation PARENT_PID``)."""
-    _die_with_parent(parent)
+    """Entry point of the service process (``python -m pipeline.isolation PARENT_PID``).
+
+    It stops when its stdin closes, which the kernel does when the parent process dies. (Not
+    PR_SET_PDEATHSIG: that fires when the parent *thread* that started it exits, and a flow's
+    task thread may start the service and end long before the process does.)
+    """
+    if os.getppid() != parent:  # the parent died while this process started
+        return
     gc.freeze()  # children then leave the imported objects' pages shared (no copy-on-write from GC)
     replies = os.dup(1)
     os.dup2(2, 1)  # a stray print() from a library must not corrupt the reply stream

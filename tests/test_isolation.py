@@ -149,3 +149,13 @@ def test_run_jobs_leaves_garbage_collection_as_it_found_it():
     results = run_jobs([Job(SAMPLE_PDF, "a"), Job(SAMPLE_PDF, "b")], Settings(), workers=2)
     assert [r.source for r in results] == ["a", "b"] and all(not r.errors for r in results)
     assert gc.get_freeze_count() == before
+
+
+def test_service_outlives_the_thread_that_started_it(service):
+    starter = threading.Thread(target=service.start)
+    starter.start()
+    starter.join()  # PR_SET_PDEATHSIG would kill the service here: it watches the starting thread
+    first = service._conn.proc.pid
+    time.sleep(0.3)
+    assert service.parse(SAMPLE_PDF, "after").errors == []
+    assert service._conn.proc.pid == first and service._conn.proc.poll() is None
