@@ -379,7 +379,7 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
     return rows + [
         Row("prefect", "start-up: first flow run of the process (temp server)", boot, "s", fixed, "s", boot / fixed,
             note="baseline: a later empty flow run"),
-        Row("prefect", "fixed cost per flow run (empty flow, median)", fixed, "s", fixed_net, "s",
+        Row("prefect", "fixed cost per flow run (empty flow, best run)", fixed, "s", fixed_net, "s",
             note=f"baseline: without the heartbeat-thread wait ({f['empty_heartbeat_wait_s']:.2f} s)"),
         Row("prefect", "parse service start (once per process)", f["parse_service_start_s"], "s",
             note="pipeline.isolation: forks each document's process; a served run starts it when it has work"),
@@ -387,7 +387,7 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
             note=f"library = put_file + parse_isolated in 2 threads + commit_results ({f['library_parse_s']:.2f} s parsing;"
                  f" the CLI's forked run_jobs(workers=2): {f['cli_run_jobs_parse_s']:.2f} s)"),
         Row("prefect", f"warm re-run / cold, raw wall time{tag}", warm, "s", cold, "s", warm / cold),
-        Row("prefect", f"warm (median) / cold, net of the fixed per-run cost{tag}", net_warm, "s", net_cold, "s", frac,
+        Row("prefect", f"warm / cold, net of the fixed per-run cost{tag}", net_warm, "s", net_cold, "s", frac,
             "<= 0.02", check(frac, "<= 0.02")),
         Row("prefect", f"orchestration overhead per document{tag}", overhead * 1e3, "ms", lib / n * 1e3, "ms", None,
             "<= 50 ms", overhead * 1e3 <= 50,
@@ -396,7 +396,6 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
 
 
 def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
-    import statistics
     from concurrent.futures import ThreadPoolExecutor
 
     work_dir = Path(work)
@@ -423,17 +422,21 @@ def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
 
     # the flow's work as plain library calls: raw store, parse as the flow parses (each document
     # isolated via the parse service, 2 threads = flows.PARSE_THREADS), one commit
-    t0 = time.perf_counter()
-    store = RawStore(work_dir / "lib-raw")
-    items = [store.put_file(Path(p)) for p in paths]
-    t1 = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda item: parse_isolated(item[0][1], item[1]), zip(items, paths, strict=True)))
-    t2 = time.perf_counter()
-    commit_results(Store(str(work_dir / "lib-out")), results)
-    t3 = time.perf_counter()
+    def library(attempt: int) -> tuple[float, float, float, float]:
+        t0 = time.perf_counter()
+        store = RawStore(work_dir / f"lib-raw-{attempt}")
+        items = [store.put_file(Path(p)) for p in paths]
+        t1 = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda item: parse_isolated(item[0][1], item[1]), zip(items, paths, strict=True)))
+        t2 = time.perf_counter()
+        commit_results(Store(str(work_dir / f"lib-out-{attempt}")), results)
+        return t0, t1, t2, time.perf_counter()
+
+    # best of 2: the baseline of the overhead should not carry one unlucky run's noise
+    t0, t1, t2, t3 = min((library(i) for i in range(2)), key=lambda t: t[3] - t[0])
     # the CLI's path for comparison: forked children (informational)
-    jobs = [Job(Path(path), src) for (_, path), src in zip(items, paths, strict=True)]
+    jobs = [Job(Path(p), p) for p in paths]
     t4 = time.perf_counter()
     run_jobs(jobs, Settings(), workers=2)
     cli_parse = time.perf_counter() - t4
@@ -502,22 +505,29 @@ def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
     for _ in range(repeats):
         wall, _ = timed(empty)
         empties.append((wall, spent["heartbeat_wait_s"]))
-    kw = {"out": str(work_dir / "out"), "raw": str(work_dir / "raw")}
-    cold, cold_res = timed(ingest, list(paths), **kw)
-    in_flow_cold = dict(spent)
+    # cold: a fresh output, and every parse a cache miss (as after a code change: the cache key
+    # holds the library's code fingerprint); 3 runs (2 with --quick). Every flow number here is
+    # the best run by net time, as everywhere in this benchmark: interference only adds time
+    colds = []
+    for attempt in range(2 if quick == "1" else 3):
+        pf.CODE_FINGERPRINT = f"bench-cold-{attempt}-{time.time_ns()}"
+        kw = {"out": str(work_dir / f"out-{attempt}"), "raw": str(work_dir / "raw")}
+        wall, cold_res = timed(ingest, list(paths), **kw)
+        colds.append((wall, dict(spent)))
+    cold, in_flow_cold = min(colds, key=lambda c: c[0] - c[1]["heartbeat_wait_s"])
     warms = []
     for _ in range(repeats):
         wall, warm_res = timed(ingest, list(paths), **kw)
         warms.append((wall, dict(spent)))
-    # the median warm run by its time net of the heartbeat wait
-    warm, in_flow_warm = sorted(warms, key=lambda w: w[0] - w[1]["heartbeat_wait_s"])[len(warms) // 2]
+    warm, in_flow_warm = min(warms, key=lambda w: w[0] - w[1]["heartbeat_wait_s"])
     emit({"runner": runner, "documents": len(paths), "import_s": import_s, "parse_service_start_s": service_start,
           "library_put_s": t1 - t0, "library_parse_s": t2 - t1, "library_commit_s": t3 - t2, "library_s": t3 - t0,
           "cli_run_jobs_parse_s": cli_parse, "empty_first_s": empty_first,
-          "empty_fixed_s": statistics.median(w for w, _ in empties),
-          "empty_fixed_net_s": statistics.median(w - h for w, h in empties),
-          "empty_heartbeat_wait_s": statistics.median(h for _, h in empties),
+          "empty_fixed_s": min(empties, key=lambda e: e[0] - e[1])[0],
+          "empty_fixed_net_s": min(w - h for w, h in empties),
+          "empty_heartbeat_wait_s": min(empties, key=lambda e: e[0] - e[1])[1],
           "empty_runs": empties, "warm_runs": [(w, s["heartbeat_wait_s"]) for w, s in warms],
+          "cold_runs": [(w, s["heartbeat_wait_s"]) for w, s in colds],
           "cold_s": cold, "warm_s": warm, "in_flow_cold": in_flow_cold, "in_flow_warm": in_flow_warm,
           "cold_result": cold_res, "warm_result": warm_res})
 
