@@ -37,7 +37,7 @@ from pipeline.ingest import Summary, commit_results
 from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
-from pipeline.schema import DATASETS
+from pipeline.rows import run_table
 from pipeline.settings import Settings
 from pipeline.storage import open_store
 from pipeline.toc import render_markdown
@@ -131,10 +131,11 @@ def fetch(fetcher: Fetcher, url: str, expect: str | None = None) -> FetchResult:
 
 
 @task(cache_policy=NO_CACHE)
-def commit(out: str, results: list[SourceResult], run_row: dict, fetches: pa.Table | None = None) -> None:
-    extra = {"runs": {run_row["run_id"]: pa.Table.from_pylist([run_row], schema=DATASETS["runs"])}}
+def commit(out: str, results: list[SourceResult], run: pa.Table, fetches: pa.Table | None = None) -> None:
+    run_id = run.column("run_id")[0].as_py()
+    extra = {"runs": {run_id: run}}
     if fetches is not None and fetches.num_rows:
-        extra["fetches"] = {run_row["run_id"]: fetches}  # this run's fetches: its part of the log
+        extra["fetches"] = {run_id: fetches}  # this run's fetches: its part of the log
     commit_results(open_store(out), results, extra)
 
 
@@ -144,15 +145,6 @@ def _task_runner(name: str | None):
 
         return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True})
     return None
-
-
-def _run_row(flow_name: str, inputs: Sequence[str], summary: Summary, started: dt.datetime, t0: float, skipped: int = 0) -> dict:
-    return {
-        "run_id": uuid.uuid4().hex[:12], "flow": flow_name, "inputs": list(inputs)[:1000],
-        "documents": summary.documents, "sections": summary.sections, "tables": summary.tables,
-        "removed": summary.removed, "warnings": summary.warnings, "errors": len(summary.errors), "skipped": skipped,
-        "started_at": started, "duration_s": round(time.perf_counter() - t0, 3), "pipeline_version": PIPELINE_VERSION,
-    }
 
 
 def _publish(flow_name: str, summary: Summary, results: Sequence[SourceResult]) -> None:
@@ -263,7 +255,8 @@ def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[s
     summary = Summary()
     for r in results:
         summary.add(r)
-    row = _run_row(name, inputs, summary, started, t0, skipped)
+    run_id = uuid.uuid4().hex[:12]
+    row = run_table(run_id, name, inputs, summary.counts(), started, time.perf_counter() - t0, skipped)
     fetches = manifest.to_table(new_only=True) if manifest is not None and manifest.changed else None
     if results or fetches is not None:
         # quote(): Prefect would otherwise walk every result object graph to track task inputs
@@ -273,7 +266,7 @@ def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[s
     _publish(name, summary, results)
     get_run_logger().info(summary.line())
     return {"summary": summary.line(), "errors": len(summary.errors), "documents": summary.documents,
-            "skipped": skipped, "run_id": row["run_id"]}
+            "skipped": skipped, "run_id": run_id}
 
 
 @flow(name="discover_and_ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))

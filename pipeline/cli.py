@@ -13,7 +13,10 @@ when any input failed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+import time
+import uuid
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,6 +24,7 @@ from tqdm import tqdm
 from pipeline import PIPELINE_VERSION, __version__
 from pipeline.ingest import Summary, commit_results, discover_inputs
 from pipeline.isolation import Job, run_jobs
+from pipeline.rows import run_table
 from pipeline.settings import Settings
 from pipeline.storage import open_store
 
@@ -38,6 +42,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Parse inputs into Parquet. Example: gazette ingest raw/samples --out output"""
     from pipeline.rawstore import RawStore
 
+    started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
     paths = discover_inputs(args.paths)
     missing = [p for p in paths if not p.exists()]
     settings = _settings(args)
@@ -64,7 +69,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         summary.add(r)
         for e in r.errors:
             print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
-    commit_results(open_store(args.out), results)
+    run_id = uuid.uuid4().hex[:12]
+    run = run_table(run_id, "cli-ingest", [str(p) for p in paths], summary.counts(), started, time.perf_counter() - t0)
+    commit_results(open_store(args.out), results, {"runs": {run_id: run}})
     print(summary.line())
     print(f"wrote {args.out} (pipeline {PIPELINE_VERSION})")
     return 1 if summary.errors or missing else 0

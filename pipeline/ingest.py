@@ -188,6 +188,10 @@ class Summary:
             self.sections += sum(1 for s in d.sections if s.level != "front")
             self.tables += len(d.tables)
 
+    def counts(self) -> dict[str, int]:
+        return {"documents": self.documents, "sections": self.sections, "tables": self.tables, "removed": self.removed,
+                "warnings": self.warnings, "errors": len(self.errors)}
+
     def line(self) -> str:
         return (f"{self.inputs} inputs: {self.documents} documents, {self.chapters} chapters, {self.sections} sections, "
                 f"{self.tables} tables, {self.removed} removed lines, {self.warnings} warnings, {len(self.errors)} errors")

@@ -121,6 +121,15 @@ def result_tables(result: SourceResult, now: dt.datetime | None = None) -> dict[
     }
 
 
+def run_table(run_id: str, flow: str, inputs: Sequence[str], counts: dict, started: dt.datetime, duration_s: float,
+              skipped: int = 0) -> pa.Table:
+    """A ``runs`` row: one ingest run (a Prefect flow run or a CLI command). ``counts``: documents,
+    sections, tables, removed, warnings, errors."""
+    return _table("runs", [{"run_id": run_id, "flow": flow, "inputs": list(inputs)[:1000], **counts, "skipped": skipped,
+                            "started_at": started, "duration_s": round(duration_s, 3),
+                            "pipeline_version": PIPELINE_VERSION}])
+
+
 def input_row(result: SourceResult, now: dt.datetime | None = None) -> pa.Table:
     """The lineage row of one processed input (``inputs`` dataset)."""
     failed = result.kind == "error" or not result.documents

@@ -141,6 +141,14 @@ def test_cli_batch_of_bad_and_good_inputs(corpus, tmp_path, monkeypatch, capsys)
     problems += [f"{case.name}: no '{case.expected}' line on stderr" for case in cases
                  if case.expected != "ok" and f"error: {folder / case.name}: {case.expected}: " not in captured.err]
     assert not problems, "\n".join(problems)
+    store = Store(out)
+    [run] = store.read("runs").to_pylist()  # the CLI records its run like a flow does
+    expected_errors = sum(case.expected != "ok" for case in cases)
+    assert run["flow"] == "cli-ingest" and len(run["inputs"]) == len(cases) + len(good)
+    assert run["errors"] == expected_errors == store.read("errors").num_rows
+    lineage = store.read("inputs").to_pylist()  # one lineage row per input, failed or not
+    assert len(lineage) == len(cases) + len(good)
+    assert sum(r["status"] == "error" for r in lineage) == expected_errors
 
 
 def test_run_jobs_batch_of_bad_and_good_inputs(corpus, tmp_path):
