@@ -173,11 +173,19 @@ def build_sections(
 
     blocks = list(blocks)
     skip = False
-    for i, block in enumerate(blocks):
+    i = -1
+    while i + 1 < len(blocks):
+        i += 1
+        block = blocks[i]
         if skip:
             skip = False
             continue
         h = heading_of(block)
+        open_items = [(sec.level, sec.number) for _, sec in stack] + ([(h.level, h.number)] if h else [])
+        split = _split_at_next_item(block, open_items)
+        if split:  # …规则。（八）负责… : the next item ran into this paragraph
+            block, blocks[i + 1:i + 1] = split[0], [split[1]]
+            h = heading_of(block)
         if h is None:
             add_text(stack[-1][1] if stack else sections[0], block)
             continue
@@ -207,6 +215,54 @@ def build_sections(
     for sec in sections:
         sec.text = "\n".join(t for t in texts.get(sec.seq, []) if t)
     return sections, table_sections
+
+
+# where a run-in item's successor can start inside a paragraph: right after a sentence end
+_NEXT_MARKER = {
+    "article": lambda n: rf"第{_SP}{int_to_cn(n)}{_SP}条",
+    "item": lambda n: rf"{int_to_cn(n)}、",
+    "subitem": lambda n: rf"[（(]{int_to_cn(n)}[）)]",
+    "point": lambda n: rf"{n}[.．、](?!\d)",
+    "subpoint": lambda n: rf"[（(]{n}[）)]",
+}
+
+
+def _split_at_next_item(block: Block, open_items: Sequence[tuple[str, int | None]]) -> tuple[Block, Block] | None:
+    """Split a paragraph where the item following an open one begins mid-line.
+
+    A lost line break in the text layer can glue ``（八）负责…`` to the end of ``（七）…。``;
+    only the exact next number of an open item, after 。 or ；, counts, so a reference
+    such as ``见第（九）项`` never splits a paragraph.
+    """
+    if block.kind is not BlockKind.PARAGRAPH:
+        return None
+    best: int | None = None
+    for level, number in open_items:
+        marker = _NEXT_MARKER.get(level)
+        if marker is None or number is None:
+            continue
+        m = re.search(rf"(?<=[。；;])[\s\u3000]*(?={marker(number + 1)})", block.text)
+        if m and (best is None or m.end() < best):
+            best = m.end()
+    if best is None:
+        return None
+    head, tail = block.text[:best].rstrip(), block.text[best:]
+    return (Block(block.kind, head, block.page_start, block.page_end, n_lines=block.n_lines),
+            Block(block.kind, tail, block.page_start, block.page_end, n_lines=1))
+
+
+def int_to_cn(n: int) -> str:
+    """12 -> 十二, 20 -> 二十, 105 -> 一百零五 (the numerals of 一、 and （一） items)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n - 10] if n > 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    rest = n % 100
+    tail = "" if rest == 0 else ("零" + digits[rest] if rest < 10 else (digits[rest // 10] + "十" + (digits[rest % 10] if rest % 10 else "")))
+    return digits[n // 100] + "百" + tail
 
 
 def _title_line(block: Block) -> str | None:

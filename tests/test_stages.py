@@ -10,7 +10,7 @@ from pipeline.extract.pdf import SPANNED
 from pipeline.issue import caption_for, doc_number_alone, issue_id, parse_issue_toc, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
-from pipeline.outline import build_sections, cn_to_int, parse_heading
+from pipeline.outline import build_sections, cn_to_int, int_to_cn, parse_heading
 from pipeline.settings import Settings, resolve
 from pipeline.tables import clean_cell, merge_across_pages, normalise_grid
 from pipeline.toc import check_document, numbering_checks, parse_toc_blocks
@@ -315,6 +315,31 @@ def test_numbering_gaps_and_duplicates_without_toc():
     sections, _ = build_sections(_blocks(["第一章 甲", "第三章 丙", "第三章 丙二", "第一条 正文内容。", "第三条 正文内容。"]))
     found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
     assert {("gap", "chapter", 3), ("duplicate", "chapter", 3), ("gap", "article", 3)} <= found
+
+
+def test_the_next_item_glued_to_a_paragraph_starts_its_own_section():
+    """A lost line break: ``…规则。（八）负责…`` holds (八) after (七); a reference does not split."""
+    sections, _ = build_sections(_blocks([
+        "一、主要职能",
+        "（七）负责会计管理工作，组织实施各项会计准则。（八）负责非税收入管理，按照分工管理收费。",
+        "（九）拟订国库管理制度，详见第（十一）项和（十）的规定。第十条另有规定的除外。",
+        "第一条 为了规范管理，制定本办法。第二条 本办法适用于全市。",
+    ]))
+    got = [(s.level, s.number, s.text) for s in sections[1:]]
+    assert got == [
+        ("item", 1, ""),
+        ("subitem", 7, "负责会计管理工作，组织实施各项会计准则。"),
+        ("subitem", 8, "负责非税收入管理，按照分工管理收费。"),
+        ("subitem", 9, "拟订国库管理制度，详见第（十一）项和（十）的规定。第十条另有规定的除外。"),
+        ("article", 1, "为了规范管理，制定本办法。"),
+        ("article", 2, "本办法适用于全市。"),
+    ]
+
+
+@pytest.mark.parametrize(("n", "cn"), [(1, "一"), (10, "十"), (12, "十二"), (20, "二十"), (99, "九十九"), (100, "一百"),
+                                      (105, "一百零五"), (110, "一百一十"), (123, "一百二十三")])
+def test_int_to_cn_round_trips(n, cn):
+    assert int_to_cn(n) == cn and cn_to_int(cn) == n
 
 
 def test_bare_chapter_number_takes_the_title_line_below():
