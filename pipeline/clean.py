@@ -83,7 +83,7 @@ def _positions(page: Page, band: float) -> dict[int, tuple[str, bool]]:
     some layouts set the header lower than the band; repetition still has to confirm it.
     Lines inside a table never count: a table may reach into the band.
     """
-    placed = [ln for ln in page.lines if ln.bbox is not None and not _in_table(ln, page)]
+    placed = [ln for ln in page.lines if ln.bbox is not None and ln.layer is Layer.BODY and not _in_table(ln, page)]
     out: dict[int, tuple[str, bool]] = {}
     for ln in placed:
         pos = _in_band(ln, page, band)
@@ -143,6 +143,9 @@ def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
         lines = []
         printed = None
         for ln in page.lines:
+            if ln.layer is not Layer.BODY:  # tagged at extraction (rotated text)
+                lines.append(ln)
+                continue
             reason = classify(ln, cands.get(id(ln)), repeated)
             if reason is None:
                 lines.append(ln)

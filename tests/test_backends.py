@@ -38,3 +38,19 @@ def test_threads_parsing_at_once_match_serial():
     serial = [rows(p) for p in paths]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(rows, paths)) == serial
+
+
+@pytest.mark.parametrize("stamp", ["本文与正式文件同等效力", "仅供参考"])
+def test_text_drawn_across_the_page_at_an_angle_is_kept_out_of_the_body(pdf_factory, stamp):
+    """A diagonal watermark or stamp crosses body rows; its characters must not land in them."""
+    from tests.conftest import small_issue
+
+    text = small_issue(3, chapters=3)
+    pdf = pdf_factory(text, f"diagonal-{stamp}.pdf", diagonal_watermark=stamp)
+    plain = rows(pdf_factory(text, "diagonal-none.pdf"), backend="auto")
+    for backend in ("auto", "pdfplumber"):
+        got = rows(pdf, backend=backend)
+        assert got["sections"] == plain["sections"]  # the body is as if the stamp were not there
+        turned = [r for r in got["removed"] if r["text"] == stamp]
+        assert len(turned) >= 1 and {r["reason"] for r in turned} == {"watermark" if "效力" in stamp else "rotated_text"}
+    assert rows(pdf, backend="auto") == rows(pdf, backend="pdfplumber")

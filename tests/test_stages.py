@@ -372,3 +372,18 @@ def test_stacked_header_rows_combine_when_a_numeric_column_follows():
     assert combine_header(head) == ["项目/科目编码", "项目/科目名称", "本年收入"] and len(body) == 2
     text_only = [["序号", "名称"], ["甲", "乙"], ["丙", "丁"]]
     assert split_header(text_only) == ([["序号", "名称"]], [["甲", "乙"], ["丙", "丁"]])
+
+
+def test_turned_text_is_tagged_unless_it_is_most_of_the_page():
+    from pipeline.extract.chars import page_lines
+
+    body = [Char(ch, 100 + 12 * i, 112 + 12 * i, 200.0, 12.0) for i, ch in enumerate("正文内容")]
+    stamp = [Char(ch, 300 + 20 * i, 500 - 20 * i, 500 - 20 * i, 30.0) for i, ch in enumerate("仅供参考")]
+    warnings: list[str] = []
+    lines = page_lines(body, stamp, 1, warnings)
+    assert [(ln.text, ln.layer, ln.reason) for ln in lines] == [
+        ("正文内容", Layer.BODY, None), ("仅供参考", Layer.BACKGROUND, "rotated_text")]
+    assert warnings == []
+    lines = page_lines(body[:1], stamp, 2, warnings)  # a page drawn turned: its text is the body
+    assert [(ln.text, ln.layer) for ln in lines] == [("正", Layer.BODY), ("仅供参考", Layer.BODY)]
+    assert "turned" in warnings[0]

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import NamedTuple
 
-from pipeline.model import Line
+from pipeline.clean import is_watermark
+from pipeline.model import Layer, Line
 
 _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
 # a gap wider than this many font sizes splits a line into separate segments (two columns,
@@ -103,3 +104,45 @@ def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
             rows.append([ch])
             row_base, row_size = base, c_size
     return [line for row in rows for line in _row_lines(row, page_no)]
+
+
+def turned_runs(chars: list[Char]) -> list[list[Char]]:
+    """Turned characters (in drawing order) -> the strings they were drawn as: a run ends
+    where the next character is not close to the previous one."""
+    runs: list[list[Char]] = []
+    for c in chars:
+        if runs:
+            p = runs[-1][-1]
+            near = abs(c.x0 - p.x0) <= 3 * max(c.size, p.size) and abs(c.baseline - p.baseline) <= 3 * max(c.size, p.size)
+            if near:
+                runs[-1].append(c)
+                continue
+        runs.append([c])
+    return runs
+
+
+def page_lines(chars: list[Char], turned: list[Char], page_no: int, warnings: list[str]) -> list[Line]:
+    """A page's lines: its upright text in rows, then its turned text, one line per string.
+
+    Turned text among upright text (a diagonal watermark, a rotated stamp) is kept apart from
+    the body rows it would cut through and tagged, so cleaning records it. A page whose text
+    is mostly turned (a landscape table drawn on a portrait page) keeps it as body text.
+    """
+    lines = chars_to_lines(chars, page_no)
+    if not turned:
+        return lines
+    mostly_turned = len(turned) > len(chars)
+    if mostly_turned:
+        warnings.append(f"page {page_no}: most text is drawn turned (a rotated page?); read string by string")
+    for run in turned_runs(turned):
+        text = "".join(c.text for c in run).strip()
+        if not text:
+            continue
+        bbox = (min(c.x0 for c in run), min(c.baseline - c.size for c in run),
+                max(c.x1 for c in run), max(c.baseline for c in run))
+        if mostly_turned:
+            lines.append(Line(text, page_no, bbox, run[0].size))
+        else:
+            reason = "watermark" if is_watermark(text) else "rotated_text"
+            lines.append(Line(text, page_no, bbox, run[0].size, Layer.BACKGROUND, reason))
+    return lines

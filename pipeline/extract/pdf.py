@@ -28,7 +28,7 @@ import pdfplumber.table as ptable
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from pipeline.extract.chars import Char, chars_to_lines
+from pipeline.extract.chars import Char, chars_to_lines, page_lines
 from pipeline.model import Page, PageTable
 
 
@@ -175,17 +175,27 @@ def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
     return out
 
 
-def _plumber_chars(page: pdfplumber.page.Page) -> list[Char]:
+def is_turned(a: float, b: float, c: float, d: float) -> bool:
+    """Text drawn at an angle (``b`` of its matrix is not 0): a diagonal watermark, a vertical
+    stamp. A shear alone (``c``, a slanted italic) is upright text."""
+    scale = abs(a * d - b * c) ** 0.5 or 1.0
+    return abs(b) > 0.05 * scale
+
+
+def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None) -> list[Char]:
+    """Upright characters of a page; turned ones go to ``turned`` when given (else dropped)."""
     out = []
     for c in page.chars:
-        if not c.get("upright", True):
-            continue
         text = c["text"]
         if len(text) != 1:
             text = "\ufffd" if text.startswith("(cid:") else text  # (cid:N): a glyph with no Unicode mapping
         # baseline = page height - origin y, written so that a non-zero mediabox origin cancels
         baseline = c["top"] + c["y1"] - c["matrix"][5]
-        out.append(Char(text, c["x0"], c["x1"], baseline, c["size"]))
+        char = Char(text, c["x0"], c["x1"], baseline, c["size"])
+        if c.get("upright", True) and not is_turned(*c["matrix"][:4]):
+            out.append(char)
+        elif turned is not None:
+            turned.append(char)
     return out
 
 
@@ -204,7 +214,8 @@ class PlumberReader:
         for page in self._pdf.pages[start:stop]:
             warnings: list[str] = []
             try:
-                lines = chars_to_lines(_plumber_chars(page), page.page_number)
+                turned: list[Char] = []
+                lines = page_lines(_plumber_chars(page, turned), turned, page.page_number, warnings)
                 tables = page_tables(page, warnings) if _has_rulings(page) else []
                 yield Page(page.page_number, float(page.width), float(page.height), lines, tables, warnings=warnings)
             except Exception as exc:  # one unreadable page must not lose the document
@@ -267,7 +278,8 @@ class PdfiumReader:
             raise PdfError("unreadable_pdf", f"cannot parse PDF: {msg}") from exc
         self._plumber: pdfplumber.PDF | None = None
 
-    def _plumber_page(self, index: int, with_chars: bool, warnings: list[str]) -> tuple[list[Char] | None, list[PageTable]]:
+    def _plumber_page(self, index: int, with_chars: bool, warnings: list[str],
+                      turned: list[Char] | None = None) -> tuple[list[Char] | None, list[PageTable]]:
         """pdfplumber's view of one page: its table regions (and characters, if asked)."""
         if self._plumber is None:
             self._plumber = _open_plumber(self._path)
@@ -275,7 +287,7 @@ class PdfiumReader:
             return None, []
         page = self._plumber.pages[index]
         try:
-            return (_plumber_chars(page) if with_chars else None), page_tables(page, warnings)
+            return (_plumber_chars(page, turned) if with_chars else None), page_tables(page, warnings)
         finally:
             page.close()
 
@@ -292,31 +304,35 @@ class PdfiumReader:
             page = self._doc[index]
             try:
                 width, height = page.get_size()
-                chars = _pdfium_chars(page, height)
+                turned: list[Char] = []
+                chars = _pdfium_chars(page, height, turned)
                 # text objects but no characters: pdfium could not map this page's text
-                uncertain = not chars and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
+                uncertain = not chars and not turned and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
                 edges = _pdfium_edges(page, height) if _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) else []
             finally:
                 page.close()
         tables: list[PageTable] = []
         warnings: list[str] = []
         if uncertain or edges is None:  # text pdfium cannot map, or rulings inside forms
-            plumber_chars, tables = self._plumber_page(index, uncertain, warnings)
-            chars = plumber_chars if uncertain and plumber_chars is not None else chars
+            plumber_turned: list[Char] = []
+            plumber_chars, tables = self._plumber_page(index, uncertain, warnings, plumber_turned)
+            if uncertain and plumber_chars is not None:
+                chars, turned = plumber_chars, plumber_turned
         elif edges:
             tables = ruled_tables(edges, chars, index + 1)
-        lines = chars_to_lines(chars, index + 1)
+        lines = page_lines(chars, turned, index + 1, warnings)
         return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
 
     def _fallback_page(self, index: int, exc: Exception) -> Page:
         try:
             warnings = [f"page {index + 1}: read with pdfplumber ({type(exc).__name__}: {exc})"[:300]]
-            chars, tables = self._plumber_page(index, True, warnings)
+            turned: list[Char] = []
+            chars, tables = self._plumber_page(index, True, warnings, turned)
             if chars is None:
                 raise exc
             page = self._plumber.pages[index]
-            return Page(index + 1, float(page.width), float(page.height), chars_to_lines(chars, index + 1), tables,
-                        warnings=warnings)
+            lines = page_lines(chars, turned, index + 1, warnings)
+            return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
         except Exception as again:
             return _unreadable(index + 1, again)
 
@@ -327,9 +343,10 @@ class PdfiumReader:
             self._doc.close()
 
 
-def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
-    """Characters of one page. The hot loop of the fast path: the page's text comes in one
-    call, and font size and matrix are asked for once per text object."""
+def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None = None) -> list[Char]:
+    """Upright characters of one page; turned ones go to ``turned`` when given. The hot loop
+    of the fast path: the page's text comes in one call, and font size and matrix are asked
+    for once per text object."""
     textpage = page.get_textpage()
     raw = textpage.raw
     out: list[Char] = []
@@ -346,7 +363,8 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
         buffer = ctypes.create_string_buffer(2 * (count + 1))
         pdfium_c.FPDFText_GetText(raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
         codes = memoryview(buffer.raw).cast("H")[:count].tolist()
-        last_obj, size, baseline = None, 0.0, 0.0
+        last_obj, size, baseline, upright = None, 0.0, 0.0, True
+        target = out
         for i, code in enumerate(codes):
             if code in (0, 10, 13, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
                 continue  # none, line breaks, or the low half of a pair (joined below)
@@ -369,8 +387,14 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float) -> list[Char]:
                 pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
                 scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
                 size, last_obj, baseline = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, obj, height - y.value
-            out.append(Char(chr(code), rect.left, rect.right if right is None else max(rect.right, right),
-                            baseline, size))
+                upright = not is_turned(matrix.a, matrix.b, matrix.c, matrix.d)
+                target = out if upright else (turned if turned is not None else [])
+                if not upright:  # each turned character sits on its own baseline
+                    baseline = height - rect.bottom
+            elif not upright:
+                baseline = height - rect.bottom
+            target.append(Char(chr(code), rect.left, rect.right if right is None else max(rect.right, right),
+                               baseline, size))
     finally:
         textpage.close()
     return out
