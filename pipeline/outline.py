@@ -73,7 +73,7 @@ LEVELS = tuple(r.level for r in GRAMMAR)
 
 _SENTENCE_PUNCT = re.compile(r"[。；！？!?;]")
 MAX_HEADING_CHARS = 60
-MAX_RUN_IN_TITLE = 30
+MAX_RUN_IN_TITLE = 60
 
 
 @dataclass(frozen=True)
