@@ -125,7 +125,9 @@ def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocE
 
 
 def _category_line(text: str) -> bool:
-    return len(text) <= 8 or bool(_ISSUER_LINE.match(text)) and "关于" not in text
+    """A group line of an issue 目录: short, ``…文件``, or bracketed (【人事任免】, 〔部门规章〕)."""
+    bracketed = re.fullmatch(r"[【〔［\[]\s*[^【】〔〕［］\[\]]{1,20}\s*[】〕］\]]", text) is not None
+    return len(text) <= 8 or bracketed or bool(_ISSUER_LINE.match(text)) and "关于" not in text
 
 
 def _collapse_cjk_spaces(text: str) -> str:

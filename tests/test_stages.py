@@ -272,6 +272,13 @@ def test_issue_toc_and_document_headers():
     assert {r.reason for r in parts.removed} == {"issue_cover", "issue_toc"}
 
 
+def test_bracketed_group_lines_of_an_issue_toc_are_not_titles():
+    blocks = _blocks(["目录", "【省政府办公厅文件】", "某省人民政府办公厅关于加强某项工作的意见", "（某府办发〔2023〕4号） (3)",
+                      "〔人事任免〕", "某省人民政府关于某某等同志职务任免的通知 (12)"])
+    assert [(e.title, e.doc_number, e.page) for e in parse_issue_toc(blocks, 0, len(blocks))] == [
+        ("某省人民政府办公厅关于加强某项工作的意见", "某府办发〔2023〕4号", 3), ("某省人民政府关于某某等同志职务任免的通知", None, 12)]
+
+
 def test_doc_number_and_issue_id_patterns():
     assert doc_number_alone("穗府办〔2021〕9号") == "穗府办〔2021〕9号"
     assert doc_number_alone("穗林业园林规字〔2021〕2号") == "穗林业园林规字〔2021〕2号"
