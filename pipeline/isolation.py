@@ -345,8 +345,12 @@ class _Connection:
                     self.ready.set()
                     continue
                 with self.lock:
-                    future, _ = self.pending.pop(job_id)
-                future.set_result(pickle.loads(payload))
+                    future, source = self.pending.pop(job_id)
+                try:
+                    result = pickle.loads(payload)
+                except Exception as exc:  # one bad reply fails its document, not the others
+                    result = _failed(source, None, "pipeline", "bad_reply", f"{type(exc).__name__}: {exc}"[:300])
+                future.set_result(result)
         finally:
             self._fail_pending()
 
@@ -354,7 +358,13 @@ class _Connection:
         with self.lock:
             self.closed = True
             pending, self.pending = self.pending, {}
-        code = self.proc.wait()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # a service still running (its reply stream broke) stops too
+        try:
+            code = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self.ready.set()
         for future, source in pending.values():
             future.set_result(_died(source, f"service exited with code {code}"))
