@@ -153,8 +153,9 @@ class Store:
         logs = {name: parts[name] for name in LOG_DATASETS if parts.get(name)}
         data = {name: by_key for name, by_key in parts.items() if name not in LOG_DATASETS and by_key}
         with self._lock():
-            self._adopt_old_logs()
             final = self.current()
+            self._check_version(final)
+            self._adopt_old_logs()
             if data or table_files or replace_units or final is None:
                 final = self._commit_snapshot(data, table_files, replace_units)
             self._append_logs(logs)
@@ -166,6 +167,7 @@ class Store:
         if name not in LOG_DATASETS:
             raise ValueError(f"{name!r} is not a log dataset: {', '.join(LOG_DATASETS)}")
         with self._lock():
+            self._check_version(self.current())
             self._adopt_old_logs()
             self._append_logs({name: parts})
             self._ensure_links()
@@ -194,7 +196,6 @@ class Store:
 
     def _commit_snapshot(self, parts, table_files, replace_units: set[str]) -> Path:
         old = self.current()
-        self._check_version(old)
         self.snapshots.mkdir(parents=True, exist_ok=True)
         self._sweep(old)
         number = int(old.name) + 1 if old else 1

@@ -59,6 +59,8 @@ def test_files_carry_the_schema_version_and_a_mismatch_is_refused(tmp_path):
     (store.current() / "_meta.json").write_text('{"schema_version": "0"}')
     with pytest.raises(SchemaMismatch, match="schema version 0"):
         store.commit({"documents": {"u2": docs("u2", 1)}})
+    with pytest.raises(SchemaMismatch):  # a run's log row alone is refused as well
+        store.commit({"runs": {"r1": run_row("r1")}})
 
 
 def test_unsafe_part_names_are_refused(tmp_path):
