@@ -255,3 +255,21 @@ def test_deploy_serves_discover_on_its_cron_schedule(pdf_factory, tmp_path):
             serving.wait(30)
     assert [d["doc_number"] for d in Store(out).read("documents").to_pylist()] == ["测府办〔2022〕6号"]
     assert [r["flow"] for r in Store(out).read("runs").to_pylist()] == ["discover_and_ingest"]
+
+
+def test_a_dead_worker_is_retried_once_within_the_run(pdf_factory, tmp_path, monkeypatch):
+    from pipeline.ingest import _failed
+
+    pdf = str(pdf_factory(small_issue(7), "dies-once.pdf"))
+    calls = []
+    real = pf.parse_isolated
+
+    def dies_first(path, source, settings=None):
+        calls.append(source)
+        if len(calls) == 1:
+            return _failed(source, None, "pipeline", "worker_died", "worker killed by signal 9 (out of memory?)")
+        return real(path, source, settings)
+
+    monkeypatch.setattr(pf, "parse_isolated", dies_first)
+    result = pf.ingest([pdf], out=str(tmp_path / "out"), raw=str(tmp_path / "raw"))
+    assert calls == [pdf, pdf] and result["errors"] == 0 and result["documents"] == 1
