@@ -260,7 +260,7 @@ def test_deploy_serves_discover_on_its_cron_schedule(pdf_factory, tmp_path):
 def test_a_dead_worker_is_retried_once_within_the_run(pdf_factory, tmp_path, monkeypatch):
     from pipeline.ingest import _failed
 
-    pdf = str(pdf_factory(small_issue(7), "dies-once.pdf"))
+    pdf = str(pdf_factory(small_issue(27), "dies-once.pdf"))  # bytes no other test parses: no cache hit
     calls = []
     real = pf.parse_isolated
 
