@@ -130,6 +130,15 @@ def _category_line(text: str) -> bool:
     return len(text) <= 8 or bracketed or bool(_ISSUER_LINE.match(text)) and "关于" not in text
 
 
+def _title_after_issuers(text: str, issuer: str | None) -> str:
+    """The title with layout spaces removed, except between joint issuers that open it
+    (``广州市林业和园林局 广州市财政局关于…``, as the header line names them)."""
+    title = _collapse_cjk_spaces(text)
+    if issuer and " " in issuer and title.startswith(_compact(issuer)):
+        return issuer + title[len(_compact(issuer)):]
+    return title
+
+
 def _collapse_cjk_spaces(text: str) -> str:
     return re.sub(r"(?<=[\u4e00-\u9fff“”《》])\s+(?=[\u4e00-\u9fff“”《》])", "", text).strip()
 
@@ -206,7 +215,7 @@ def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
         part.doc_number = num
         i += 1
         if i < len(blocks) and not blocks[i].text.rstrip().endswith(("：", ":")):
-            part.title = _collapse_cjk_spaces(blocks[i].text)
+            part.title = _title_after_issuers(blocks[i].text, part.issuer)
     for b in blocks:
         if part.signed_date is None and (m := _DATE.match(_compact(b.text))):
             part.signed_date = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"

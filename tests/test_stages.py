@@ -272,6 +272,15 @@ def test_issue_toc_and_document_headers():
     assert {r.reason for r in parts.removed} == {"issue_cover", "issue_toc"}
 
 
+def test_a_joint_document_title_keeps_the_space_between_its_issuers():
+    from pipeline.issue import document_part
+
+    part = document_part(_blocks(["某市林业局 某市财政局 文件", "某林规字〔2021〕2号",
+                                  "某市林业局 某市财政局 关于印发 2021—2025 年某市补偿 方案的通知", "各区：", "正文。"]))
+    assert part.issuer == "某市林业局 某市财政局"
+    assert part.title == "某市林业局 某市财政局关于印发 2021—2025 年某市补偿方案的通知"
+
+
 def test_bracketed_group_lines_of_an_issue_toc_are_not_titles():
     blocks = _blocks(["目录", "【省政府办公厅文件】", "某省人民政府办公厅关于加强某项工作的意见", "（某府办发〔2023〕4号） (3)",
                       "〔人事任免〕", "某省人民政府关于某某等同志职务任免的通知 (12)"])
