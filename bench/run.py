@@ -376,6 +376,7 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
                         "overhead_per_doc_vs_in_flow_library_s": (net_cold - in_flow_lib) / n,
                         "warm_over_cold_raw": warm / cold, "warm_over_cold_net": frac}
     tag = "" if f["runner"] == "default" else " [1 parse thread]"
+    smoke = f"--quick, {n} issues: judged on a full run only" if cfg.quick else ""
     return rows + [
         Row("prefect", "start-up: first flow run of the process (temp server)", boot, "s", fixed, "s", boot / fixed,
             note="baseline: a later empty flow run"),
@@ -387,11 +388,12 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
             note=f"library = put_file + parse_isolated in 2 threads + commit_results ({f['library_parse_s']:.2f} s parsing;"
                  f" the CLI's forked run_jobs(workers=2): {f['cli_run_jobs_parse_s']:.2f} s)"),
         Row("prefect", f"warm re-run / cold, raw wall time{tag}", warm, "s", cold, "s", warm / cold),
+        # with --quick's 2 issues a run's fixed costs swamp both ratios: shown, judged on full runs only
         Row("prefect", f"warm / cold, net of the fixed per-run cost{tag}", net_warm, "s", net_cold, "s", frac,
-            "<= 0.02", check(frac, "<= 0.02")),
+            "<= 0.02", None if cfg.quick else check(frac, "<= 0.02"), note=smoke),
         Row("prefect", f"orchestration overhead per document{tag}", overhead * 1e3, "ms", lib / n * 1e3, "ms", None,
-            "<= 50 ms", overhead * 1e3 <= 50,
-            note="(net cold - library) / documents; baseline: library time per document"),
+            "<= 50 ms", None if cfg.quick else overhead * 1e3 <= 50,
+            note=smoke or "(net cold - library) / documents; baseline: library time per document"),
     ]
 
 
