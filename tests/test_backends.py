@@ -54,3 +54,42 @@ def test_text_drawn_across_the_page_at_an_angle_is_kept_out_of_the_body(pdf_fact
         turned = [r for r in got["removed"] if r["text"] == stamp]
         assert len(turned) >= 1 and {r["reason"] for r in turned} == {"watermark" if "效力" in stamp else "rotated_text"}
     assert rows(pdf, backend="auto") == rows(pdf, backend="pdfplumber")
+
+
+def _landscape_pdf(path) -> None:
+    """A portrait page carrying /Rotate 90 whose content is drawn turned, so that it displays as
+    an upright landscape page (how many PDFs hold a landscape table page)."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from tests.fixtures.build_gazette import draw_text
+
+    canv = Canvas(str(path), pagesize=(595, 842))
+    canv.setPageRotation(90)
+    canv.translate(595, 0)
+    canv.rotate(90)  # from here on: an upright 842 x 595 landscape page
+    lines = ["第一章 总则", "第一条 为了规范横版表格页面的读取，制定本办法。", "第二条 本办法适用于全市。", "附件：统计表"]
+    for i, text in enumerate(lines):
+        draw_text(canv, 72, 520 - 24 * i, text, 12)
+    rows = [["序号", "项目", "金额"], ["1", "甲项目", "100"], ["2", "乙项目", "200"]]
+    top, height, cols = 400, 24, [72, 160, 460, 700]
+    for r in range(len(rows) + 1):
+        canv.line(cols[0], top - r * height, cols[-1], top - r * height)
+    for x in cols:
+        canv.line(x, top, x, top - len(rows) * height)
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            draw_text(canv, cols[c] + 6, top - (r + 1) * height + 7, cell, 11)
+    canv.showPage()
+    canv.save()
+
+
+def test_a_landscape_page_with_rotate_reads_upright_on_both_backends(tmp_path):
+    pdf = tmp_path / "landscape.pdf"
+    _landscape_pdf(pdf)
+    got = rows(pdf, backend="auto")
+    assert got == rows(pdf, backend="pdfplumber")
+    assert [(s["level"], s["number"]) for s in got["sections"] if s["level"] != "front"] == [
+        ("chapter", 1), ("article", 1), ("article", 2)]
+    assert "为了规范横版表格页面的读取，制定本办法。" in {s["text"] for s in got["sections"]}
+    [table] = got["tables"]
+    assert table["header"] == ["序号", "项目", "金额"] and table["n_rows"] == 2

@@ -302,6 +302,9 @@ class PdfiumReader:
     def _page(self, index: int) -> Page:
         with PDFIUM_LOCK:
             page = self._doc[index]
+            if page.get_rotation():
+                page.close()
+                return self._plumber_whole_page(index)
             try:
                 width, height = page.get_size()
                 turned: list[Char] = []
@@ -322,6 +325,16 @@ class PdfiumReader:
             tables = ruled_tables(edges, chars, index + 1)
         lines = page_lines(chars, turned, index + 1, warnings)
         return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
+
+    def _plumber_whole_page(self, index: int) -> Page:
+        """A page with /Rotate (a landscape page, its content drawn turned): pdfplumber reads it
+        as displayed, where the text is upright; PDFium's text API gives unrotated coordinates."""
+        warnings: list[str] = []
+        turned: list[Char] = []
+        chars, tables = self._plumber_page(index, True, warnings, turned)
+        page = self._plumber.pages[index]
+        lines = page_lines(chars or [], turned, index + 1, warnings)
+        return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
 
     def _fallback_page(self, index: int, exc: Exception) -> Page:
         try:
