@@ -4,13 +4,13 @@ The heading grammar is one ordered table (``GRAMMAR``): level name, rank (smalle
 higher), and the pattern of the heading's number. A block is a heading when its start
 matches a pattern *and* its shape fits:
 
-* 编/章/节/部分 headings stand alone: short, no sentence punctuation inside, set apart
+* 编/分编/章/节/部分 headings stand alone: short, no sentence punctuation inside, set apart
   (their own line). ``第一章规定的事项…`` inside a paragraph is body text.
 * 条 articles and 一、/（一）/1./（1） items often run in: ``（一）指导思想。深入贯彻…``.
   The run-in title (up to the first 。 or ：, when short) is the heading's title; the rest
   of the paragraph is the section's text.
 
-Levels: part (编, 部分), chapter (章), section (节), article (条), item (一、),
+Levels: part (编, 部分), subpart (分编), chapter (章), section (节), article (条), item (一、),
 subitem (（一）), point (1.), subpoint (（1）), heading (an input-marked heading without a
 number, e.g. an HTML <h2> or a <strong>-only paragraph), front (text before the first
 heading), back_matter (after the document's 公开方式 line).
@@ -61,13 +61,14 @@ class Rule:
 _SP = r"[\s\u3000]*"
 GRAMMAR: tuple[Rule, ...] = (
     Rule("part", 1, re.compile(rf"^第{_SP}({NUM}){_SP}(?:编|部分)"), False),
-    Rule("chapter", 2, re.compile(rf"^第{_SP}({NUM}){_SP}章"), False),
-    Rule("section", 3, re.compile(rf"^第{_SP}({NUM}){_SP}节"), False),
-    Rule("article", 4, re.compile(rf"^第{_SP}({NUM}){_SP}条"), True),
-    Rule("item", 5, re.compile(r"^([一二三四五六七八九十百]+)[、，,]"), True),
-    Rule("subitem", 6, re.compile(r"^[（(]([一二三四五六七八九十百]+)[）)]"), True),
-    Rule("point", 7, re.compile(r"^(\d{1,3})[.．、](?!\d)"), True),
-    Rule("subpoint", 8, re.compile(r"^[（(](\d{1,3})[）)]"), True),
+    Rule("subpart", 2, re.compile(rf"^第{_SP}({NUM}){_SP}分{_SP}编"), False),  # 民法典: 第一分编 通则
+    Rule("chapter", 3, re.compile(rf"^第{_SP}({NUM}){_SP}章"), False),
+    Rule("section", 4, re.compile(rf"^第{_SP}({NUM}){_SP}节"), False),
+    Rule("article", 5, re.compile(rf"^第{_SP}({NUM}){_SP}条"), True),
+    Rule("item", 6, re.compile(r"^([一二三四五六七八九十百]+)[、，,]"), True),
+    Rule("subitem", 7, re.compile(r"^[（(]([一二三四五六七八九十百]+)[）)]"), True),
+    Rule("point", 8, re.compile(r"^(\d{1,3})[.．、](?!\d)"), True),
+    Rule("subpoint", 9, re.compile(r"^[（(](\d{1,3})[）)]"), True),
 )
 LEVELS = tuple(r.level for r in GRAMMAR)
 
@@ -273,7 +274,7 @@ def _title_line(block: Block) -> str | None:
 
 
 def _path_key(printed: str) -> str:
-    m = re.match(rf"^(第{_SP}{NUM}{_SP}[编章节条]|第{_SP}{NUM}{_SP}部分|[一二三四五六七八九十百]+、|[（(][^）)]+[）)]|\d+[.．、]?)", printed)
+    m = re.match(rf"^(第{_SP}{NUM}{_SP}[编章节条]|第{_SP}{NUM}{_SP}(?:部分|分{_SP}编)|[一二三四五六七八九十百]+、|[（(][^）)]+[）)]|\d+[.．、]?)", printed)
     return re.sub(r"[\s\u3000/]", "", m.group(1)).rstrip("、.．") if m else printed.replace("/", "／")[:20]
 
 

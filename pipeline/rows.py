@@ -19,6 +19,7 @@ import pyarrow as pa
 from pipeline import PIPELINE_VERSION
 from pipeline.model import ErrorRecord, SourceResult, Table, TocCheck
 from pipeline.schema import DATASETS
+from pipeline.toc import CHECKED_LEVELS
 
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 
@@ -83,7 +84,7 @@ def result_tables(result: SourceResult, now: dt.datetime | None = None) -> dict[
             "n_sections": sum(1 for s in d.sections if s.level != "front"),
             "n_chapters": sum(1 for s in d.sections if s.level == "chapter"),
             "n_tables": len(d.tables),
-            "toc_entries": sum(1 for e in d.toc if e.level in ("part", "chapter", "section")),
+            "toc_entries": sum(1 for e in d.toc if e.level in CHECKED_LEVELS),
             "toc_complete": (not any(c.status == "missing" for c in toc_rows)) if d.toc else None,
             "toc_problems": problems,
             "published_at": d.published_at, "source_name": d.source_name, "author": d.author,

@@ -6,7 +6,7 @@ Every dataset carries ``unit_id``: the input (issue, page) whose re-processing r
 its rows.
 
 Levels in ``sections.level``: front (text before the first heading), part (第X编/第X部分),
-chapter (第X章), section (第X节), article (第X条), item (一、), subitem (（一）),
+subpart (第X分编), chapter (第X章), section (第X节), article (第X条), item (一、), subitem (（一）),
 point (1.), subpoint (（1）), heading (an HTML heading without a number), back_matter.
 """
 

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 from pipeline.model import Block, BlockKind, Document, Section, TocCheck, TocEntry
 from pipeline.outline import parse_heading
 
-CHECKED_LEVELS = ("part", "chapter", "section")
+CHECKED_LEVELS = ("part", "subpart", "chapter", "section")
 _TOC_TITLE = re.compile(r"^目\s*录$")
 _LEADER_PAGE = re.compile(r"^(.*?)(?:[\s.·…．。_-]{2,}|\s+)(\d{1,4})$")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'})
@@ -84,21 +84,29 @@ def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry
 # --- checking ---------------------------------------------------------------------------
 
 
-def _key(level: str, number: int | None, parent: int | None) -> tuple:
-    return (level, parent if level == "section" else None, number)
+def _scoped_keys(headings: Sequence[tuple[str, int | None]]) -> list[tuple]:
+    """Keys that tell headings apart in reading order: a chapter is numbered within its 编
+    (the 民法典's chapters start again in every 编, and run on across its 分编), a 分编
+    within its 编, a section within its chapter."""
+    part = chapter = None
+    keys = []
+    for level, number in headings:
+        if level == "part":
+            part, chapter = number, None
+            keys.append((level, number))
+        elif level == "subpart":
+            keys.append((level, part, number))
+        elif level == "chapter":
+            chapter = number
+            keys.append((level, part, number))
+        else:
+            keys.append((level, part, chapter, number))
+    return keys
 
 
 def _body_headings(sections: Sequence[Section]) -> list[tuple[tuple, Section]]:
-    by_seq = {s.seq: s for s in sections}
-    out = []
-    for s in sections:
-        if s.level not in CHECKED_LEVELS:
-            continue
-        parent = None
-        if s.level == "section" and s.parent_seq is not None and by_seq[s.parent_seq].level == "chapter":
-            parent = by_seq[s.parent_seq].number
-        out.append((_key(s.level, s.number, parent), s))
-    return out
+    checked = [s for s in sections if s.level in CHECKED_LEVELS]
+    return list(zip(_scoped_keys([(s.level, s.number) for s in checked]), checked, strict=True))
 
 
 def _lis(values: list[int]) -> set[int]:
@@ -141,8 +149,8 @@ def _compare(entries: list[TocEntry], body: list[tuple[tuple, Section]], offset:
         positions.setdefault(key, []).append(pos)
     matched: list[int | None] = []
     used: set[int] = set()
-    for e in entries:
-        cands = [p for p in positions.get(_key(e.level, e.number, e.parent_number), []) if p not in used]
+    for key in _scoped_keys([(e.level, e.number) for e in entries]):
+        cands = [p for p in positions.get(key, []) if p not in used]
         matched.append(cands[0] if cands else None)
         if cands:
             used.add(cands[0])
@@ -168,10 +176,13 @@ def _compare(entries: list[TocEntry], body: list[tuple[tuple, Section]], offset:
             status = "ok"
         checks.append(TocCheck(e.level, e.number, status, e.title, sec.title, sim, e.page, body_page, e.parent_number))
     levels = {e.level for e in entries}
-    for pos, (key, sec) in enumerate(body):
+    by_seq = {sec.seq: sec for _, sec in body}
+    for pos, (_, sec) in enumerate(body):
         if pos not in used and sec.level in levels:
             page = sec.page_start + offset if (offset is not None and sec.page_start is not None) else None
-            checks.append(TocCheck(sec.level, sec.number, "extra", None, sec.title, None, None, page, key[1]))
+            parent = by_seq.get(sec.parent_seq) if sec.level == "section" else None
+            checks.append(TocCheck(sec.level, sec.number, "extra", None, sec.title, None, None, page,
+                                   parent.number if parent is not None and parent.level == "chapter" else None))
     return checks
 
 
@@ -182,15 +193,19 @@ def numbering_checks(sections: Sequence[Section]) -> list[TocCheck]:
     siblings are no gap); a duplicate is a number carried twice.
     """
     checks = []
+    by_seq = {s.seq: s for s in sections}
     groups: dict[tuple, list[Section]] = {}
     for s in sections:
         if s.level in CHECKED_LEVELS + ("article",) and s.number is not None:
-            parent = s.parent_seq if s.level == "section" else None
-            groups.setdefault((s.level, parent), []).append(s)
-    by_seq = {s.seq: s for s in sections}
-    for (level, parent_seq), sibs in groups.items():
-        parent_no = by_seq[parent_seq].number if parent_seq is not None else None
+            groups.setdefault((s.level, _numbering_scope(s, by_seq)), []).append(s)
+    carried: dict[str, int] = {}  # per level, the highest number of the scopes before
+    for (level, scope_seq), sibs in groups.items():
+        parent = by_seq.get(scope_seq) if level == "section" else None
+        parent_no = parent.number if parent is not None else None
         numbers = {s.number for s in sibs}
+        # numbering that runs on from the previous 编 (第六章 opens 第二编) is no gap
+        floor = carried.get(level, 0) if min(numbers) == carried.get(level, 0) + 1 else 0
+        carried[level] = max(numbers)
         seen: dict[int, Section] = {}
         for s in sibs:
             if s.number in seen:
@@ -198,12 +213,24 @@ def numbering_checks(sections: Sequence[Section]) -> list[TocCheck]:
                                        f"{s.heading} repeats {seen[s.number].heading}"))
             seen.setdefault(s.number, s)
         for s in sorted(seen.values(), key=lambda x: x.number):
-            lower = max((n for n in numbers if n < s.number), default=0)
+            lower = max((n for n in numbers if n < s.number), default=floor)
             run = range(lower + 1, s.number)  # numbers no sibling carries, just below this one
             if run:
                 checks.append(TocCheck(level, s.number, "gap", None, s.title, None, None, None, parent_no,
                                        f"numbers {', '.join(map(str, run))} skipped before {s.heading}"))
     return checks
+
+
+def _numbering_scope(s: Section, by_seq: dict[int, Section]) -> int | None:
+    """The section whose children share one numbering with ``s``: a section's chapter, a
+    chapter's or 分编's 编; articles run through the whole document."""
+    within = {"section": ("chapter",), "chapter": ("part",), "subpart": ("part",)}.get(s.level)
+    parent = by_seq.get(s.parent_seq) if s.parent_seq is not None else None
+    while within and parent is not None:
+        if parent.level in within:
+            return parent.seq
+        parent = by_seq.get(parent.parent_seq) if parent.parent_seq is not None else None
+    return s.parent_seq if s.level == "section" else None
 
 
 def check_issue(toc: Sequence[TocEntry], documents: Sequence[Document]) -> list[TocCheck]:

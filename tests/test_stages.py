@@ -306,6 +306,28 @@ def _doc_with(toc_texts: list[str], body_texts: list[str]):
     return doc, end
 
 
+def test_a_code_with_parts_and_subparts_checks_clean():
+    """民法典 style: chapters start again in every 编 and run on across its 分编."""
+    toc = ["第一编 总则", "第一章 基本规定", "第二章 自然人", "第一节 民事权利能力", "第二编 物权", "第一分编 通则",
+           "第一章 一般规定", "第一节 不动产登记", "第二章 物权的保护", "第二分编 所有权", "第三章 一般规定"]
+    body = ["第一编 总则", "第一章 基本规定", "第一条 为了保护民事主体的合法权益，制定本法。", "第二章 自然人",
+            "第一节 民事权利能力", "第二条 自然人从出生时起到死亡时止。", "第二编 物权", "第一分编 通则", "第一章 一般规定",
+            "第一节 不动产登记", "第三条 不动产物权的设立。", "第二章 物权的保护", "第四条 物权受到侵害的。",
+            "第二分编 所有权", "第三章 一般规定", "第五条 所有权人。"]
+    doc, end = _doc_with(toc, body)
+    assert end == 1 + len(toc)
+    assert [(e.level, e.number, e.title) for e in doc.toc][4:6] == [("part", 2, "物权"), ("subpart", 1, "通则")]
+    checks = check_document(doc, None)
+    assert {c.status for c in checks} == {"ok"} and len(checks) == len(toc)
+    assert [s.path for s in doc.sections if s.level == "chapter"][2] == "第二编/第一分编/第一章"
+
+
+def test_chapter_numbering_may_run_on_across_parts_but_a_real_gap_is_found():
+    sections, _ = build_sections(_blocks(["第一编 总则", "第一章 甲", "第二章 乙", "第二编 分则", "第三章 丙", "第五章 戊"]))
+    found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
+    assert found == {("gap", "chapter", 5)}
+
+
 def test_toc_statuses():
     toc = ["第一章 发展基础", "第一节 成就", "第二节 环境", "第二章 总体要求", "第一节 指导思想", "第三章 保障"]
     body = ["第一章 发展基础", "第二节 环境", "第一节 成 就", "第二章 总体目标", "第一节 指导思想", "第二节 新增节"]
