@@ -86,14 +86,16 @@ def _join_lines(texts: list[str]) -> str:
 
 
 class _Shape:
-    """Line-shape tests against the margins of the line's own page layout."""
+    """Line-shape tests against the margins of the line's own page layout (and column)."""
 
-    def __init__(self, metrics: dict[int, Metrics], widths: dict[int, int]):
-        self.metrics = metrics  # by page width (portrait and landscape pages differ)
+    def __init__(self, metrics: dict[tuple[int, str | None], Metrics], widths: dict[int, int],
+                 columns: dict[int, str] | None = None):
+        self.metrics = metrics  # by (page width, column): portrait and landscape pages differ
         self.widths = widths  # page_no -> page width
+        self.columns = columns or {}  # id(line) -> "L" / "R" on pages set in two columns
 
     def _m(self, ln: Line) -> Metrics:
-        return self.metrics[self.widths[ln.page_no]]
+        return self.metrics[(self.widths[ln.page_no], self.columns.get(id(ln)))]
 
     def full(self, ln: Line) -> bool:
         m = self._m(ln)
@@ -149,18 +151,35 @@ def build_blocks(
     there, in reading order.
     """
     anchors = table_anchors or {}
-    items: list[tuple[int, float, int, object]] = []  # (page, top, order, Line | table index)
+    table_tops: dict[int, list[tuple[float, int]]] = {}
+    for (page_no, region), table_index in anchors.items():
+        table_tops.setdefault(page_no, []).append((exclude[region][1][1], table_index))
+    items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | table index)
+    columns: dict[int, str] = {}
     for page in pages:
         body = [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
-        for order, ln in enumerate(_rows(body)):
-            items.append((page.page_no, ln.top, order, ln))
-    for (page_no, region), table_index in anchors.items():
-        items.append((page_no, exclude[region][1][1], -1, table_index))
-    items.sort(key=lambda it: (it[0], it[1], it[2]))
-    lines = [it[3] for it in items if isinstance(it[3], Line)]
+        tables = table_tops.get(page.page_no, [])
+        gutter = two_column_gutter(body)
+        if gutter is None:
+            items += [(page.page_no, (ln.top, order), ln) for order, ln in enumerate(_rows(body))]
+            items += [(page.page_no, (top, -1), index) for top, index in tables]
+            continue
+        for key, ln, col in _column_order(body, gutter, [top for top, _ in tables]):
+            items.append((page.page_no, key, ln))
+            if col:
+                columns[id(ln)] = col
+        items += [(page.page_no, (_band(top, body, gutter, [t for t, _ in tables]), 2, top, -1), index)
+                  for top, index in tables]
+    items.sort(key=lambda it: (it[0], it[1]))
+    lines = [it[2] for it in items if isinstance(it[2], Line)]
     widths = {p.page_no: round(p.width) for p in pages}
-    metrics = {w: measure([ln for ln in lines if widths[ln.page_no] == w], w) for w in set(widths.values())}
-    shape = _Shape(metrics, widths)
+    groups: dict[tuple[int, str | None], list[Line]] = {}
+    for ln in lines:
+        groups.setdefault((widths[ln.page_no], columns.get(id(ln))), []).append(ln)
+    metrics = {key: measure(group, key[0] if key[1] is None else None) for key, group in groups.items()}
+    for w in set(widths.values()):
+        metrics.setdefault((w, None), measure([], w))
+    shape = _Shape(metrics, widths, columns)
 
     blocks: list[Block] = []
     para: list[Line] = []
@@ -170,7 +189,7 @@ def build_blocks(
             blocks.append(_paragraph(para, shape))
             para.clear()
 
-    for page_no, _, _, item in items:
+    for page_no, _, item in items:
         if not isinstance(item, Line):
             flush()
             blocks.append(Block(BlockKind.TABLE, "", page_no, page_no, table_index=item))
@@ -200,6 +219,75 @@ def _paragraph(lines: list[Line], shape: _Shape) -> Block:
         set_apart=set_apart,
         n_lines=len(lines),
     )
+
+
+# --- pages set in two columns --------------------------------------------------------------
+
+
+def two_column_gutter(lines: Sequence[Line]) -> tuple[float, float] | None:
+    """The gutter (x0, x1) of a page set in two columns, else None.
+
+    A gutter is an empty x-range in the middle third of the text that only a few lines cross
+    (a title across both columns), with a column of full-length lines on each side. A page
+    of one column has its lines run across the middle; a short key/value list has no full
+    lines; a table's lines were taken out before.
+    """
+    placed = [ln for ln in lines if ln.bbox is not None and ln.text.strip()]
+    if len(placed) < 12:
+        return None
+    left, right = min(ln.bbox[0] for ln in placed), max(ln.bbox[2] for ln in placed)
+    size = statistics.median(ln.font_size or 10.0 for ln in placed)
+    lo, hi = left + (right - left) / 3, right - (right - left) / 3
+    allowed = max(2, len(placed) // 7)  # lines that may cross the gutter (titles, rules of text)
+    # sweep the line extents left to right: runs of x covered by at most ``allowed`` lines
+    events = sorted([(ln.bbox[0], 1) for ln in placed] + [(ln.bbox[2], -1) for ln in placed])
+    best: tuple[float, float] | None = None
+    depth, start = 0, None
+    for x, step in events:
+        if depth <= allowed and start is not None:
+            a, b = max(start, lo), min(x, hi)
+            if b - a > (best[1] - best[0] if best else 0.8 * size):
+                best = (a, b)
+        depth += step
+        start = x if depth <= allowed else None
+    if best is None:
+        return None
+    lefts = [ln for ln in placed if ln.bbox[2] <= best[0] + 1]
+    rights = [ln for ln in placed if ln.bbox[0] >= best[1] - 1]
+    if len(lefts) < 5 or len(rights) < 5 or len(lefts) + len(rights) < 0.75 * len(placed):
+        return None
+    long_left = statistics.median(ln.bbox[2] - ln.bbox[0] for ln in lefts) >= 0.6 * (best[0] - left)
+    long_right = statistics.median(ln.bbox[2] - ln.bbox[0] for ln in rights) >= 0.6 * (right - best[1])
+    return best if long_left and long_right else None
+
+
+def _column_of(ln: Line, gutter: tuple[float, float]) -> str | None:
+    if ln.bbox[2] <= gutter[0] + 1:
+        return "L"
+    if ln.bbox[0] >= gutter[1] - 1:
+        return "R"
+    return None  # across both columns
+
+
+def _band(top: float, lines: Sequence[Line], gutter: tuple[float, float], table_tops: Sequence[float]) -> int:
+    """How many full-width things (lines across the gutter, tables) start above ``top``."""
+    across = [ln.top for ln in lines if ln.bbox is not None and _column_of(ln, gutter) is None]
+    return sum(1 for t in [*across, *table_tops] if t < top)
+
+
+def _column_order(lines: Sequence[Line], gutter: tuple[float, float],
+                  table_tops: Sequence[float]) -> list[tuple[tuple, Line, str | None]]:
+    """Reading order on a two-column page: within each band between full-width lines (or
+    tables), the left column top to bottom, then the right one; each column's segments of
+    one row are merged as on a one-column page."""
+    out = []
+    by_col: dict[str | None, list[Line]] = {}
+    for ln in sorted((ln for ln in lines if ln.bbox is not None), key=lambda ln: ln.top):
+        by_col.setdefault(_column_of(ln, gutter), []).append(ln)
+    for col, rank in (("L", 0), ("R", 1), (None, 2)):
+        for order, ln in enumerate(_rows(by_col.get(col, []))):
+            out.append(((_band(ln.top, lines, gutter, table_tops), rank, ln.top, order), ln, col))
+    return out
 
 
 def _inside(ln: Line, page_no: int, regions: Sequence[tuple[int, BBox]]) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
 from pipeline.extract.pdf import SPANNED
+from pipeline.layout import two_column_gutter
 from pipeline.model import BBox, Layer, Line, Page, PageTable, Table
 from pipeline.settings import Settings
 
@@ -128,9 +129,11 @@ def borderless_tables(page: Page, min_rows: int = 3) -> list[PageTable]:
     """Tables without rulings (colophons, key/value blocks, plain column layouts).
 
     At least ``min_rows`` consecutive text rows that each hold the same number (≥ 2) of
-    gap-separated segments, with every column's left edge lined up within 3 pt.
+    gap-separated segments, with every column's left edge lined up within 3 pt; on a page
+    set in two columns, rows that are just the two columns' lines are no table.
     """
     body = [ln for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)]
+    gutter = two_column_gutter(body)  # a page set in two columns: its rows of two are prose
     rows: dict[float, list[Line]] = {}
     for ln in body:
         rows.setdefault(round(ln.bbox[3]), []).append(ln)
@@ -143,7 +146,9 @@ def borderless_tables(page: Page, min_rows: int = 3) -> list[PageTable]:
                 and all(abs(a.x0 - b.x0) < 3 for a, b in zip(segs, prev, strict=True)))
 
     def close_run() -> None:
-        if len(run) >= min_rows:
+        columns_of_text = gutter is not None and all(
+            len(r) == 2 and r[0].bbox[2] <= gutter[0] + 1 and r[1].bbox[0] >= gutter[1] - 1 for r in run)
+        if len(run) >= min_rows and not columns_of_text:
             x0 = min(r[0].bbox[0] for r in run)
             x1 = max(r[-1].bbox[2] for r in run)
             bbox = (x0 - 1, min(r[0].bbox[1] for r in run) - 1, x1 + 1, max(r[0].bbox[3] for r in run) + 1)

@@ -93,3 +93,38 @@ def test_a_landscape_page_with_rotate_reads_upright_on_both_backends(tmp_path):
     assert "为了规范横版表格页面的读取，制定本办法。" in {s["text"] for s in got["sections"]}
     [table] = got["tables"]
     assert table["header"] == ["序号", "项目", "金额"] and table["n_rows"] == 2
+
+
+def _two_column_pdf(path) -> list[str]:
+    """A page set in two columns under a title across both (how the State Council Gazette
+    prints); paragraphs open with an indent and run on from the left column to the right."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from tests.fixtures.build_gazette import break_lines, draw_text, text_width
+
+    canv = Canvas(str(path), pagesize=(595, 842))
+    title = "某省人民政府关于加强两栏排版公报读取工作的通知"
+    draw_text(canv, (595 - text_width(title, 16)) / 2, 780, title, 16)
+    size, lead, col_w, gap, left = 10.5, 15.0, 230, 25, 55
+    paras = ["第一条 " + "为了规范两栏排版公报的读取，保证文字顺序正确，制定本办法。" * 3,
+             "第二条 " + "本办法适用于本省各级人民政府公报的数字化处理工作，其他文件参照执行。" * 4,
+             "第三条 " + "左栏的文字读完以后，再读右栏的文字，不得交错混排。" * 5,
+             "第四条 " + "本办法自公布之日起施行，由省人民政府办公厅负责解释。" * 4]
+    lines = [(ln, i == 0) for p in paras for i, ln in enumerate(break_lines(p, size, col_w - 2 * size, col_w))]
+    half = (len(lines) + 1) // 2
+    for c, column in enumerate([lines[:half], lines[half:]]):
+        for r, (ln, first) in enumerate(column):
+            draw_text(canv, left + c * (col_w + gap) + (2 * size if first else 0), 740 - r * lead, ln, size)
+    canv.showPage()
+    canv.save()
+    return paras
+
+
+def test_a_page_in_two_columns_reads_left_column_then_right(tmp_path):
+    pdf = tmp_path / "two-columns.pdf"
+    paras = _two_column_pdf(pdf)
+    got = rows(pdf, backend="auto")
+    assert got == rows(pdf, backend="pdfplumber")
+    articles = [s for s in got["sections"] if s["level"] == "article"]
+    assert [s["text"] for s in articles] == [p.split(" ", 1)[1] for p in paras]  # whole, in order, unmixed
+    assert got["tables"] == []  # rows of two column lines are prose, not a borderless table

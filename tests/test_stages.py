@@ -425,3 +425,17 @@ def test_turned_text_is_tagged_unless_it_is_most_of_the_page():
     lines = page_lines(body[:1], stamp, 2, warnings)  # a page drawn turned: its text is the body
     assert [(ln.text, ln.layer) for ln in lines] == [("正", Layer.BODY), ("仅供参考", Layer.BODY)]
     assert "turned" in warnings[0]
+
+
+def test_two_column_gutter_needs_two_columns_of_full_lines():
+    from pipeline.layout import two_column_gutter
+
+    def line(x0, x1, top, text="这是一行正文文字内容"):
+        return Line(text, 1, (x0, top, x1, top + 10), 10.0)
+
+    columns = [line(50, 280, 100 + 14 * i) for i in range(8)] + [line(310, 540, 100 + 14 * i) for i in range(8)]
+    assert two_column_gutter(columns) == (280, 310)
+    one_column = [line(50, 540, 100 + 14 * i) for i in range(16)]
+    assert two_column_gutter(one_column) is None
+    key_values = [line(50, 110, 100 + 14 * i, "主办") for i in range(8)] + [line(310, 400, 100 + 14 * i) for i in range(8)]
+    assert two_column_gutter(key_values) is None  # short keys: a list, not a column of text
