@@ -236,6 +236,11 @@ _SOURCE_RE = re.compile(
     r"(?:文章|本文|新闻|稿件|信息|消息)?来\s*源\s*[:：]\s*(?P<v>[^\s|｜()（）\[\]【】<>]{1,40})"
 )
 _SOURCE_LINE_RE = re.compile(r"^[（(【\[]?\s*(?:文章|本文|新闻|稿件|信息|消息)?来\s*源\s*[:：]")
+# an unlabelled source beside the date: ``2019-09-26 10:56:28 证券时报网``
+_DATE_TEXT_RE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
+_ORG_NAME_RE = re.compile(
+    r"[\u4e00-\u9fff]{2,14}(?:网|报|社|台|刊|频道|新闻|财经|杂志|在线|传媒|资讯|证券|观察)(?:[\u4e00-\u9fff]{0,4}号)?"
+)
 _AUTHOR_RES = (
     re.compile(r"作\s*者\s*[:：]\s*(?P<v>[^\s|｜()（）\[\]【】]{1,30})"),
     re.compile(
@@ -1087,6 +1092,13 @@ def _source_of(text: str) -> str | None:
     return v or None
 
 
+def _unlabelled_source(date_line: str) -> str | None:
+    """A news organisation's name printed beside the date with no 来源 label: what is left
+    of the line, when that has the shape of one (…网, …报, …社, …频道)."""
+    rest = [t for t in re.split(r"[\s|｜/·]+", _DATE_TEXT_RE.sub(" ", date_line)) if t]
+    return rest[0] if len(rest) == 1 and _ORG_NAME_RE.fullmatch(rest[0]) else None
+
+
 def _read_printed(seg: _Seg, printed: _Printed, *, as_line: bool) -> str | None:
     """Reason to drop a short metadata line (and fill ``printed`` from it), or None for ordinary text."""
     text = seg.text
@@ -1106,6 +1118,8 @@ def _read_printed(seg: _Seg, printed: _Printed, *, as_line: bool) -> str | None:
             has_date = True
             printed.dates.append((dt, has_time, has_tz))
     src = _source_of(text) if len(text) <= SHORT and (is_source_line or has_date or "来源" in text) else None
+    if src is None and has_date:
+        src = _unlabelled_source(text)
     if src and printed.source is None:
         printed.source = src
     au = _author_of(text) if len(text) <= SHORT else None
