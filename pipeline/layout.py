@@ -155,21 +155,10 @@ def build_blocks(
     for (page_no, region), table_index in anchors.items():
         table_tops.setdefault(page_no, []).append((exclude[region][1][1], table_index))
     items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | table index)
-    columns: dict[int, str] = {}
+    columns: dict[int, str] = {}  # id(line) -> its column, on pages set in two columns
     for page in pages:
         body = [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
-        tables = table_tops.get(page.page_no, [])
-        gutter = two_column_gutter(body)
-        if gutter is None:
-            items += [(page.page_no, (ln.top, order), ln) for order, ln in enumerate(_rows(body))]
-            items += [(page.page_no, (top, -1), index) for top, index in tables]
-            continue
-        for key, ln, col in _column_order(body, gutter, [top for top, _ in tables]):
-            items.append((page.page_no, key, ln))
-            if col:
-                columns[id(ln)] = col
-        items += [(page.page_no, (_band(top, body, gutter, [t for t, _ in tables]), 2, top, -1), index)
-                  for top, index in tables]
+        items += _page_items(page.page_no, body, table_tops.get(page.page_no, []), columns)
     items.sort(key=lambda it: (it[0], it[1]))
     lines = [it[2] for it in items if isinstance(it[2], Line)]
     widths = {p.page_no: round(p.width) for p in pages}
@@ -199,6 +188,23 @@ def build_blocks(
         para.append(item)
     flush()
     return blocks
+
+
+def _page_items(page_no: int, body: list[Line], tables: list[tuple[float, int]],
+                columns: dict[int, str]) -> list[tuple[int, tuple, object]]:
+    """One page's lines and table anchors with their reading-order keys: top to bottom, or
+    column by column on a page set in two columns (whose lines are noted in ``columns``)."""
+    gutter = two_column_gutter(body)
+    if gutter is None:
+        return ([(page_no, (ln.top, order), ln) for order, ln in enumerate(_rows(body))]
+                + [(page_no, (top, -1), index) for top, index in tables])
+    tops = [top for top, _ in tables]
+    out: list[tuple[int, tuple, object]] = []
+    for key, ln, col in _column_order(body, gutter, tops):
+        out.append((page_no, key, ln))
+        if col:
+            columns[id(ln)] = col
+    return out + [(page_no, (_band(top, body, gutter, tops), 2, top, -1), index) for top, index in tables]
 
 
 def _paragraph(lines: list[Line], shape: _Shape) -> Block:
