@@ -385,8 +385,7 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
         Row("prefect", "parse service start (once per process)", f["parse_service_start_s"], "s",
             note="pipeline.isolation: forks each document's process; a served run starts it when it has work"),
         Row("prefect", f"cold ingest, {n} issues, vs library calls{tag}", cold, "s", lib, "s", cold / lib,
-            note=f"library = put_file + parse_isolated in 2 threads + commit_results ({f['library_parse_s']:.2f} s parsing;"
-                 f" the CLI's forked run_jobs(workers=2): {f['cli_run_jobs_parse_s']:.2f} s)"),
+            note=f"library = put_file + parse_isolated in 2 threads + commit_results ({f['library_parse_s']:.2f} s parsing)"),
         Row("prefect", f"warm re-run / cold, raw wall time{tag}", warm, "s", cold, "s", warm / cold),
         # with --quick's 2 issues a run's fixed costs swamp both ratios: shown, judged on full runs only
         Row("prefect", f"warm / cold, net of the fixed per-run cost{tag}", net_warm, "s", net_cold, "s", frac,
@@ -407,9 +406,8 @@ def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
 
     import flows.pipeline_flows as pf
     from pipeline.ingest import commit_results, process_source
-    from pipeline.isolation import Job, parse_isolated, run_jobs
+    from pipeline.isolation import parse_isolated
     from pipeline.rawstore import RawStore
-    from pipeline.settings import Settings
     from pipeline.storage import Store
 
     import_s = time.perf_counter() - t0
@@ -434,12 +432,6 @@ def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
         t2 = time.perf_counter()
         commit_results(Store(str(work_dir / f"lib-out-{attempt}")), results)
         return t0, t1, t2, time.perf_counter()
-
-    # the CLI's path for comparison: forked children (informational)
-    jobs = [Job(Path(p), p) for p in paths]
-    t4 = time.perf_counter()
-    run_jobs(jobs, Settings(), workers=2)
-    cli_parse = time.perf_counter() - t4
 
     # library time spent inside the flow (the flow module's own references, timed in place); parse
     # tasks may overlap in threads, so the wall time they cover (union of intervals) is what counts
@@ -527,7 +519,7 @@ def child_flows(runner: str, quick: str, work: str, paths: list[str]) -> None:
     warm, in_flow_warm = min(warms, key=lambda w: w[0] - w[1]["heartbeat_wait_s"])
     emit({"runner": runner, "documents": len(paths), "import_s": import_s, "parse_service_start_s": service_start,
           "library_put_s": t1 - t0, "library_parse_s": t2 - t1, "library_commit_s": t3 - t2, "library_s": t3 - t0,
-          "cli_run_jobs_parse_s": cli_parse, "empty_first_s": empty_first,
+          "empty_first_s": empty_first,
           "empty_fixed_s": min(empties, key=lambda e: e[0] - e[1])[0],
           "empty_fixed_net_s": min(w - h for w, h in empties),
           "empty_heartbeat_wait_s": min(empties, key=lambda e: e[0] - e[1])[1],

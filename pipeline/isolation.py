@@ -1,15 +1,13 @@
 """Per-document isolation: each input is parsed in its own process, with a time budget and a
 memory cap, so a hung, crashing or memory-hungry document costs only its own error row.
 
-Two ways to get that process:
-
-* ``run_jobs``: fork from a single-threaded caller (the CLI), ``workers`` children at a time.
-* ``ParseService``: for threaded callers (Prefect task threads), where forking the caller
-  could copy a lock another thread holds. A small server process, started once per caller
-  process (``python -m pipeline.isolation``), forks one child per document from its own
-  single thread and enforces the time budget. Unlike multiprocessing's forkserver it does
-  not re-run the caller's ``__main__`` in every child: under the ``gazette`` script or
-  pytest that costs an import of the whole entry point per document.
+The processes come from ``ParseService``: a small server process, started once per caller
+process (``python -m pipeline.isolation``), that forks one child per document from its own
+single thread and enforces the time budget. Any caller may use it: the CLI (``run_jobs``,
+``workers`` documents at a time) and Prefect's task threads (``parse_isolated``), where
+forking the caller itself could copy a lock another thread holds. Unlike multiprocessing's
+forkserver it does not re-run the caller's ``__main__`` in every child: under the
+``gazette`` script or pytest that costs an import of the whole entry point per document.
 
 Protocol (pipes, little-endian): a request is ``u64 length`` + pickle of ``(job_id, path,
 source, settings, meta)``; a reply is ``u64 job_id`` + ``u64 length`` + the pickled
@@ -37,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,11 +50,12 @@ _REPLY = struct.Struct("<QQ")
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _die_with_parent(parent: int | None) -> None:
-    """A worker must not outlive a killed parent (it would sit on its pipe forever)."""
+def _die_with_parent(parent: int) -> None:
+    """A document's process must not outlive a killed service (it would sit on its pipe
+    forever). The service is single-threaded, so its one thread is the parent that counts."""
     with contextlib.suppress(OSError, AttributeError):  # PR_SET_PDEATHSIG exists on Linux only
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    if parent is not None and os.getppid() != parent:  # the parent died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
@@ -84,90 +83,6 @@ def _timed_out(source: str, settings: Settings) -> SourceResult:
 
 def _died(source: str, how: str) -> SourceResult:
     return _failed(source, None, "pipeline", "worker_died", f"worker {how} (out of memory?)")
-
-
-# --- fork from a single-threaded caller ---------------------------------------------------------
-
-
-def _child(conn, path, source, settings, meta, parent: int | None) -> None:
-    _die_with_parent(parent)
-    _limit_memory(settings)
-    try:
-        conn.send_bytes(_parse_in_child(path, source, settings, meta))
-    finally:
-        conn.close()
-
-
-@dataclass
-class Job:
-    path: Path
-    source: str
-    meta: dict = field(default_factory=dict)
-
-
-def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
-             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
-    """Process jobs, ``workers`` at a time, each in a forked child; results come back in job
-    order. Call from a single-threaded process (threaded callers: ``parse_isolated``)."""
-    if not isolate:
-        results = []
-        for job in jobs:
-            results.append(process_source(job.path, job.source, settings, **job.meta))
-            if on_result:
-                on_result(results[-1])
-        return results
-    ctx = mp.get_context("fork")
-    gc.freeze()  # the children then share the parent's pages instead of copying them as GC touches them
-    try:
-        return _run_forked(ctx, jobs, settings, workers, on_result)
-    finally:
-        gc.unfreeze()
-
-
-def _run_forked(ctx, jobs: Sequence[Job], settings: Settings, workers: int,
-                on_result: Callable[[SourceResult], None] | None) -> list[SourceResult]:
-    results: list[SourceResult | None] = [None] * len(jobs)
-    running: dict[int, tuple] = {}
-    queue = list(enumerate(jobs))
-    while queue or running:
-        while queue and len(running) < max(1, workers):
-            i, job = queue.pop(0)
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, job.path, job.source, settings, job.meta, os.getpid()),
-                               daemon=True)
-            proc.start()
-            send.close()
-            running[i] = (proc, recv, time.monotonic(), job)
-        for i, (proc, recv, started, job) in list(running.items()):
-            result = _poll(proc, recv, started, job, settings)
-            if result is not None:
-                results[i] = result
-                del running[i]
-                if on_result:
-                    on_result(result)
-        time.sleep(0.005)
-    return [r for r in results if r is not None]
-
-
-def _poll(proc, recv, started: float, job: Job, settings: Settings) -> SourceResult | None:
-    if recv.poll():
-        try:
-            result = pickle.loads(recv.recv_bytes())
-        except EOFError:
-            result = _died(job.source, f"exited with code {proc.exitcode}")
-        proc.join()
-        recv.close()
-        return result
-    if not proc.is_alive():
-        proc.join()
-        recv.close()
-        return _died(job.source, f"exited with code {proc.exitcode}")
-    if time.monotonic() - started > settings.doc_timeout_s:
-        proc.kill()
-        proc.join()
-        recv.close()
-        return _timed_out(job.source, settings)
-    return None
 
 
 # --- the parse service: its server side ----------------------------------------------------------
@@ -225,6 +140,7 @@ class _Server:
 
     def fork(self, job_id: int, path: str, source: str, settings: Settings, meta: dict) -> None:
         read, write = os.pipe()
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: parse, send, exit without running the server's cleanup
             code = 1
@@ -232,7 +148,7 @@ class _Server:
                 os.close(read)
                 os.close(self.requests)
                 os.close(self.replies)
-                _die_with_parent(None)
+                _die_with_parent(server)
                 _limit_memory(settings)
                 _write_all(write, _parse_in_child(path, source, settings, meta))
                 code = 0
@@ -434,6 +350,47 @@ _SERVICE = ParseService()
 atexit.register(_SERVICE.close)
 
 
+@dataclass
+class Job:
+    path: Path
+    source: str
+    meta: dict = field(default_factory=dict)
+
+
+def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
+             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+    """Process jobs, ``workers`` at a time, each in its own process (through this process's
+    parse service); ``on_result`` sees each as it ends, the list comes back in job order."""
+    if not isolate:
+        results = []
+        for job in jobs:
+            results.append(process_source(job.path, job.source, settings, **job.meta))
+            if on_result:
+                on_result(results[-1])
+        return results
+    settings = resolve(settings)
+    results: list[SourceResult | None] = [None] * len(jobs)
+    queue = iter(enumerate(jobs))
+    running: dict[Future, int] = {}
+
+    def submit_next() -> None:
+        for i, job in queue:
+            running[_SERVICE.submit(job.path, job.source, settings, job.meta)] = i
+            return
+
+    for _ in range(max(1, workers)):
+        submit_next()
+    while running:  # the service stops each document at its time budget
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            i = running.pop(future)
+            results[i] = future.result()
+            if on_result:
+                on_result(results[i])
+            submit_next()
+    return [r for r in results if r is not None]
+
+
 def start_parse_service(wait: bool = True) -> None:
     """Start this process's parse service now, so that a long-lived process (the CLI while
     Prefect starts, a benchmark) pays its start-up once, up front; no-op when it runs."""
@@ -449,8 +406,6 @@ def parse_isolated(path: str | Path, source: str, settings: Settings | None = No
     settings = resolve(settings)
     if mp.current_process().daemon or not hasattr(os, "fork"):
         return process_source(path, source, settings)
-    if threading.active_count() == 1:
-        return run_jobs([Job(Path(path), source)], settings)[0]
     return _SERVICE.parse(path, source, settings)
 
 

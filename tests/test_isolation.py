@@ -90,13 +90,13 @@ def test_a_dead_service_fails_its_jobs_and_is_restarted(service, tmp_path):
     assert _service_process(service).pid != first.pid
 
 
-def test_parse_isolated_picks_fork_or_service():
-    alone = parse_isolated(SAMPLE_PDF, "alone")  # single-threaded: a plain fork
+def test_parse_isolated_gives_the_same_from_any_thread():
+    alone = parse_isolated(SAMPLE_PDF, "alone")
     holder = threading.Event()
     thread = threading.Thread(target=holder.wait)
     thread.start()
     try:
-        threaded = parse_isolated(SAMPLE_PDF, "threaded")  # another thread runs: the service
+        threaded = parse_isolated(SAMPLE_PDF, "threaded")  # another thread runs
     finally:
         holder.set()
         thread.join()

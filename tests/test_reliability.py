@@ -38,6 +38,20 @@ def _workers_of(out: Path) -> list:
     return [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])]
 
 
+def _service_of(parent: int, within: float = 5.0) -> list:
+    """The parse service of a killed run (``python -m pipeline.isolation PARENT``) and its
+    documents' processes, still there after ``within`` s (a service killed mid start-up
+    ends once its imports are done and it sees its closed stdin)."""
+    deadline = time.monotonic() + within
+    while True:
+        left = [p for p in psutil.process_iter(["cmdline"])
+                if "pipeline.isolation" in " ".join(p.info["cmdline"] or [])
+                and (p.info["cmdline"] or [""])[-1] == str(parent)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
 def test_sigkill_at_any_point_leaves_consistent_output(tmp_path, pdf_factory):
     other = pdf_factory(small_issue(4), "other.pdf")
     clean = tmp_path / "clean"
@@ -54,6 +68,7 @@ def test_sigkill_at_any_point_leaves_consistent_output(tmp_path, pdf_factory):
         proc.wait()
         time.sleep(0.3)
         assert not _workers_of(out), "parse workers outlived their killed parent"
+        assert not _service_of(proc.pid), "the parse service outlived its killed parent"
         now = snapshot(out)
         assert now in (before, expected), f"torn output after a kill at {delay} s"
     assert gazette("ingest", str(SAMPLE_PDF), str(other), "--out", str(out), "--raw", "", "-q").wait() == 0
