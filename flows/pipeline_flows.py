@@ -18,11 +18,13 @@ committed in one atomic snapshot; the run's row goes to the ``runs`` log (``pipe
 # annotations, and a served run (the flow cloudpickled into a subprocess) cannot resolve them
 # as strings (tests/test_flows.py::test_deploy_serves_discover_on_its_cron_schedule).
 import datetime as dt
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -30,10 +32,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+import pipeline
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
 from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
-from pipeline.ingest import Summary, commit_results
+from pipeline.ingest import Summary, commit_results, failed_result
 from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
@@ -45,10 +48,6 @@ from pipeline.toc import render_markdown
 
 def _code_fingerprint() -> str:
     """Hash of the library's source: a cached parse from other code is never reused."""
-    import hashlib
-
-    import pipeline
-
     digest = hashlib.sha256()
     for path in sorted(Path(pipeline.__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
@@ -59,8 +58,6 @@ CODE_FINGERPRINT = _code_fingerprint()
 
 
 def _parse_cache_key(context, parameters) -> str:
-    import hashlib
-
     settings = hashlib.sha256(repr(parameters.get("settings")).encode()).hexdigest()[:8]
     return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}-{CODE_FINGERPRINT}-{settings}"
 
@@ -174,13 +171,11 @@ def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None,
 
 def _outcome(future, sha: str, source: str) -> SourceResult:
     """A parse task's result; a failed task still gives the input its error row."""
-    from pipeline.ingest import _failed
-
     value = future.result(raise_on_failure=False)
     if isinstance(value, ParseFailed):
         return value.result
     if isinstance(value, BaseException):
-        return _failed(source, sha, "pipeline", type(value).__name__, str(value)[:500])
+        return failed_result(source, sha, "pipeline", type(value).__name__, str(value)[:500])
     return value
 
 
@@ -238,16 +233,12 @@ def _known(out: str) -> set[str]:
 
 
 def _host(url: str) -> str:
-    import httpx
-
     return httpx.URL(url).host
 
 
 def _fetch_failure(url: str, res: FetchResult) -> SourceResult:
-    from pipeline.ingest import _failed
-
     reason = "refused" if res.refused else "fetch_failed"
-    return _failed(url, None, "fetch", reason, res.refused or res.error or f"http {res.status}")
+    return failed_result(url, None, "fetch", reason, res.refused or res.error or f"http {res.status}")
 
 
 def _finish(name: str, out: str, results: list[SourceResult], inputs: Sequence[str], started, t0, manifest=None,

@@ -297,17 +297,17 @@ class Fetcher:
                             continue
                         return self._receive(url, resp, previous, expect, bool(headers))
                 except httpx.TimeoutException as exc:
-                    return self._failed(url, current, f"timeout: {type(exc).__name__}", retry=True)
+                    return self.failed_result(url, current, f"timeout: {type(exc).__name__}", retry=True)
                 except httpx.InvalidURL as exc:
-                    return self._failed(url, current, f"bad redirect: {exc}")
+                    return self.failed_result(url, current, f"bad redirect: {exc}")
                 except httpx.DecodingError as exc:
-                    return self._failed(url, current, f"decoding: {exc}")
+                    return self.failed_result(url, current, f"decoding: {exc}")
                 except httpx.TransportError as exc:
-                    return self._failed(url, current, f"network: {type(exc).__name__}: {exc}", retry=True)
-        return self._failed(url, current, f"too many redirects (> {self.settings.max_redirects})")
+                    return self.failed_result(url, current, f"network: {type(exc).__name__}: {exc}", retry=True)
+        return self.failed_result(url, current, f"too many redirects (> {self.settings.max_redirects})")
 
     @staticmethod
-    def _failed(url: str, final: httpx.URL, error: str, *, retry: bool = False) -> _Outcome:
+    def failed_result(url: str, final: httpx.URL, error: str, *, retry: bool = False) -> _Outcome:
         return _Outcome(FetchResult(url=url, final_url=str(final), error=error), retry=retry)
 
     def _conditional_headers(self, previous: FetchResult | None) -> dict[str, str]:

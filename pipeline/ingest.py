@@ -42,7 +42,7 @@ def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _failed(source: str, sha: str | None, stage: str, error_type: str, message: str) -> SourceResult:
+def failed_result(source: str, sha: str | None, stage: str, error_type: str, message: str) -> SourceResult:
     unit = (sha or hashlib.sha256(source.encode()).hexdigest())[:16]
     result = SourceResult(source, sha or "", unit, "error")
     result.errors.append(ErrorRecord(source, stage, error_type, message, sha))
@@ -56,10 +56,10 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
     try:
         size = os.path.getsize(path)
         if size > settings.max_file_bytes:
-            return _failed(source, None, "read", "too_large", f"{size} bytes exceed max_file_bytes={settings.max_file_bytes}")
+            return failed_result(source, None, "read", "too_large", f"{size} bytes exceed max_file_bytes={settings.max_file_bytes}")
         data = Path(path).read_bytes()
     except OSError as exc:
-        return _failed(source, None, "read", "unreadable_file", f"{type(exc).__name__}: {exc}")
+        return failed_result(source, None, "read", "unreadable_file", f"{type(exc).__name__}: {exc}")
     sha = hashlib.sha256(data).hexdigest()
     kind = sniff(data, str(path).lower())
     try:
@@ -71,13 +71,13 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
             return process_html(data, source=source, raw_sha256=sha, kind=kind, settings=settings, **meta)
         raise InputError("unsupported_type", f"neither PDF nor HTML (starts with {data[:12]!r})", "sniff")
     except InputError as exc:
-        return _failed(source, sha, exc.stage, exc.reason, str(exc))
+        return failed_result(source, sha, exc.stage, exc.reason, str(exc))
     except MemoryError:
-        return _failed(source, sha, "pipeline", "too_much_memory",
+        return failed_result(source, sha, "pipeline", "too_much_memory",
                        f"parsing needed more than max_memory_mb={settings.max_memory_mb} MB")
     except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return _failed(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
+        return failed_result(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
 
 
 def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
@@ -151,7 +151,7 @@ def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], 
             try:
                 tables, files = result_tables(r), per_table_files(r)
             except Exception as exc:  # rows the writer refuses fail this input, not the batch
-                r = _failed(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
+                r = failed_result(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
             else:
                 units.add(r.unit_id)
                 for name, table in tables.items():

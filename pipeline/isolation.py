@@ -41,7 +41,7 @@ from pathlib import Path
 
 import psutil
 
-from pipeline.ingest import _failed, process_source
+from pipeline.ingest import failed_result, process_source
 from pipeline.model import SourceResult
 from pipeline.settings import Settings, resolve
 
@@ -78,11 +78,11 @@ def _for_storage(result: SourceResult) -> SourceResult:
 
 
 def _timed_out(source: str, settings: Settings) -> SourceResult:
-    return _failed(source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:g} s time budget")
+    return failed_result(source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:g} s time budget")
 
 
 def _died(source: str, how: str) -> SourceResult:
-    return _failed(source, None, "pipeline", "worker_died", f"worker {how} (out of memory?)")
+    return failed_result(source, None, "pipeline", "worker_died", f"worker {how} (out of memory?)")
 
 
 # --- the parse service: its server side ----------------------------------------------------------
@@ -265,7 +265,7 @@ class _Connection:
                 try:
                     result = pickle.loads(payload)
                 except Exception as exc:  # one bad reply fails its document, not the others
-                    result = _failed(source, None, "pipeline", "bad_reply", f"{type(exc).__name__}: {exc}"[:300])
+                    result = failed_result(source, None, "pipeline", "bad_reply", f"{type(exc).__name__}: {exc}"[:300])
                 future.set_result(result)
         finally:
             self._fail_pending()

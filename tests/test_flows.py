@@ -258,7 +258,7 @@ def test_deploy_serves_discover_on_its_cron_schedule(pdf_factory, tmp_path):
 
 
 def test_a_dead_worker_is_retried_once_within_the_run(pdf_factory, tmp_path, monkeypatch):
-    from pipeline.ingest import _failed
+    from pipeline.ingest import failed_result
 
     pdf = str(pdf_factory(small_issue(27), "dies-once.pdf"))  # bytes no other test parses: no cache hit
     calls = []
@@ -267,7 +267,7 @@ def test_a_dead_worker_is_retried_once_within_the_run(pdf_factory, tmp_path, mon
     def dies_first(path, source, settings=None):
         calls.append(source)
         if len(calls) == 1:
-            return _failed(source, None, "pipeline", "worker_died", "worker killed by signal 9 (out of memory?)")
+            return failed_result(source, None, "pipeline", "worker_died", "worker killed by signal 9 (out of memory?)")
         return real(path, source, settings)
 
     monkeypatch.setattr(pf, "parse_isolated", dies_first)
