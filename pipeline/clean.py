@@ -143,8 +143,8 @@ def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
         lines = []
         printed = None
         for ln in page.lines:
-            if ln.layer is not Layer.BODY:  # tagged at extraction (rotated text)
-                lines.append(ln)
+            if ln.layer is not Layer.BODY:  # turned text, set apart at extraction
+                lines.append(replace(ln, reason="watermark") if is_watermark(ln.text) else ln)
                 continue
             reason = classify(ln, cands.get(id(ln)), repeated)
             if reason is None:

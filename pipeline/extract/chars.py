@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import NamedTuple
 
-from pipeline.clean import is_watermark
 from pipeline.model import Layer, Line
 
 _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
@@ -125,7 +124,7 @@ def page_lines(chars: list[Char], turned: list[Char], page_no: int, warnings: li
     """A page's lines: its upright text in rows, then its turned text, one line per string.
 
     Turned text among upright text (a diagonal watermark, a rotated stamp) is kept apart from
-    the body rows it would cut through and tagged, so cleaning records it. A page whose text
+    the body rows it would cut through and tagged ``rotated_text``, so cleaning records it. A page whose text
     is mostly turned (a landscape table drawn on a portrait page) keeps it as body text.
     """
     lines = chars_to_lines(chars, page_no)
@@ -142,7 +141,6 @@ def page_lines(chars: list[Char], turned: list[Char], page_no: int, warnings: li
                 max(c.x1 for c in run), max(c.baseline for c in run))
         if mostly_turned:
             lines.append(Line(text, page_no, bbox, run[0].size))
-        else:
-            reason = "watermark" if is_watermark(text) else "rotated_text"
-            lines.append(Line(text, page_no, bbox, run[0].size, Layer.BACKGROUND, reason))
+        else:  # cleaning tells a watermark from other turned text
+            lines.append(Line(text, page_no, bbox, run[0].size, Layer.BACKGROUND, "rotated_text"))
     return lines
