@@ -35,7 +35,7 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=10000 $(BIN)/pytest -q -m fuzz tests/test_fuzz.py
 
 samples: $(STAMP)
-	$(BIN)/python -m tests.fixtures.build_gazette ../shared/seeds/002_5861feff4b853c8c.txt raw/samples/gz-2021-29.pdf
+	$(BIN)/python -m tests.fixtures.build_gazette tests/data/seeds/002_5861feff4b853c8c.txt raw/samples/gz-2021-29.pdf
 
 clean:
 	rm -rf output/* .prefect .pytest_cache

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = Path("/work/shared/seeds/002_5861feff4b853c8c.txt")
+SEED = ROOT / "tests" / "data" / "seeds" / "002_5861feff4b853c8c.txt"
 SAMPLE = ROOT / "raw" / "samples" / "gz-2021-29.pdf"
 JSON_MARK = "BENCH_JSON "
 

@@ -4,7 +4,7 @@ Run: ``python bench/html_quality.py`` (from the repo root, with the dev venv).
 
 What it does, in one run:
 
-1. **finews posts** (``/work/shared/corpus/finews/posts/*.md``). Each post is rendered into the full page a
+1. **finews posts** (``tests/data/corpus/finews/posts/*.md``). Each post is rendered into the full page a
    browser receives, with the site's own layout (``site/_layouts/post.html`` inside ``default.html``):
 
    * the front matter is split off (leniently: a blank line before the opening ``---`` is tolerated, although
@@ -38,7 +38,7 @@ What it does, in one run:
 
 4. **Speed**: pages/s for each extractor over the same bytes (decoding included): every page is run 7 times
    by each extractor, interleaved, its fastest run counts, pages/s = pages / sum of those times; for the
-   rendered posts and separately for ``/work/shared/corpus/html/*.html``.
+   rendered posts and separately for ``tests/data/corpus/html/*.html``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.extract.html import extract_html  # noqa: E402
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = ROOT / "tests" / "data" / "corpus"  # the real pages, in the repository
 POSTS = CORPUS / "finews" / "posts"
 SITE = CORPUS / "finews" / "site"
 HTML_PAGES = CORPUS / "html"

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipeline import faults
 from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
@@ -63,6 +64,7 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
     sha = hashlib.sha256(data).hexdigest()
     kind = sniff(data, str(path).lower())
     try:
+        faults.check("parse", source)
         if not data.strip():
             raise InputError("empty_file", "the file is empty", "read")
         if kind == "pdf":

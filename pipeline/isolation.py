@@ -397,6 +397,12 @@ def start_parse_service(wait: bool = True) -> None:
     _SERVICE.start(wait)
 
 
+def stop_parse_service() -> None:
+    """Stop this process's parse service (its running documents too); the next document
+    starts a new one, which reads the environment as it is then."""
+    _SERVICE.close()
+
+
 def parse_isolated(path: str | Path, source: str, settings: Settings | None = None) -> SourceResult:
     """One input in its own process, with the time budget and memory cap, from any thread.
 

@@ -14,10 +14,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="gazette-prefect-")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SEED_GAZETTE = SHARED / "seeds" / "002_5861feff4b853c8c.txt"
-SEED_POST = SHARED / "seeds" / "000_23a1c87a91197581.txt"
-CORPUS = SHARED / "corpus"
+# real documents the tests read, copied into the repository with their provenance (tests/data/README.md)
+DATA = ROOT / "tests" / "data"
+SEED_GAZETTE = DATA / "seeds" / "002_5861feff4b853c8c.txt"
+SEED_POST = DATA / "seeds" / "000_23a1c87a91197581.txt"
+CORPUS = DATA / "corpus"
 SAMPLE_PDF = ROOT / "raw" / "samples" / "gz-2021-29.pdf"
 
 
@@ -70,3 +71,20 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def inject_faults(monkeypatch):
+    """``inject_faults("parse=hang@name")``: set ``GAZETTE_FAULTS`` for this test (see
+    ``pipeline/faults.py``). The parse service is restarted so that its documents see it,
+    and again afterwards so that later tests' documents do not."""
+    from pipeline import faults
+    from pipeline.isolation import stop_parse_service
+
+    def inject(spec: str) -> None:
+        monkeypatch.setenv(faults.ENV, spec)
+        stop_parse_service()
+
+    yield inject
+    monkeypatch.delenv(faults.ENV, raising=False)
+    stop_parse_service()

@@ -1,5 +1,6 @@
 """The fast path (pypdfium2 text + pdfplumber for table pages), the pdfplumber-only path
-and the parallel page reader must produce the same rows on every sample and corpus PDF."""
+and the parallel page reader must produce the same rows on every sample and corpus PDF,
+whatever fonts the machine has."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import datetime as dt
 
 import pytest
 
+from pipeline.extract.pdf import FONT_FALLBACK_WARNING
 from pipeline.process import process_pdf
 from pipeline.rows import result_tables
 from pipeline.settings import Settings
 from tests.conftest import CORPUS, SAMPLE_PDF
+from tests.pdfium_fonts import CJK_FONTS, NO_FONTS, default_path_rows, rows_as_json
 
 PDFS = [SAMPLE_PDF, *sorted((CORPUS / "pdf").glob("*.pdf"))]
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+EMBEDDED = "the sample issue in an embedded TrueType font"
 
 
 def rows(path, **settings) -> dict[str, list]:
@@ -21,9 +25,48 @@ def rows(path, **settings) -> dict[str, list]:
     return {name: table.to_pylist() for name, table in result_tables(result, NOW).items()}
 
 
-@pytest.mark.parametrize("path", PDFS, ids=lambda p: p.name)
-def test_fast_path_matches_pdfplumber(path):
-    assert rows(path, backend="auto") == rows(path, backend="pdfplumber")
+def without_fallback_notes(got: dict[str, list]) -> dict[str, list]:
+    """The rows without the warnings that say a page was read through pdfplumber (the only
+    thing the default path may add: which pages needed it depends on the machine's fonts)."""
+    documents = [{**d, "warnings": [w for w in d["warnings"] if FONT_FALLBACK_WARNING not in w]}
+                 for d in got["documents"]]
+    return {**got, "documents": documents}
+
+
+@pytest.fixture(scope="session")
+def embedded_font_sample(pdf_factory, seed_text):
+    """The seed issue set in a CJK TrueType font embedded in the file (as Word and WPS
+    exports carry theirs), beside the bundled sample whose STSong-Light is not embedded."""
+    return pdf_factory(seed_text, "gz-2021-29-embedded-font.pdf", font="embedded")
+
+
+@pytest.fixture(params=[*PDFS, EMBEDDED], ids=lambda p: getattr(p, "name", "embedded-font"))
+def backend_pdf(request, embedded_font_sample):
+    return embedded_font_sample if request.param == EMBEDDED else request.param
+
+
+def test_fast_path_matches_pdfplumber(backend_pdf):
+    assert without_fallback_notes(rows(backend_pdf, backend="auto")) == rows(backend_pdf, backend="pdfplumber")
+
+
+@pytest.mark.parametrize("fonts", [NO_FONTS, CJK_FONTS], ids=["no-system-font", "cjk-system-font"])
+@pytest.mark.parametrize("which", ["bundled", EMBEDDED], ids=["cid-font-not-embedded", "font-embedded"])
+def test_default_path_matches_pdfplumber_whatever_fonts_the_machine_has(which, fonts, embedded_font_sample):
+    pdf = SAMPLE_PDF if which == "bundled" else embedded_font_sample
+    got = default_path_rows(pdf, fonts)  # PDFium restarted on that font folder, in a child
+    assert without_fallback_notes(got) == rows_as_json(pdf, "pdfplumber")
+
+
+def test_a_page_pdfium_reads_short_without_the_font_goes_through_pdfplumber():
+    """On p.73-74 of the sample a lone 心 wrapped onto its own line in a table cell is its own
+    text object; without a CJK font PDFium's text page leaves it out."""
+    bare = default_path_rows(SAMPLE_PDF, NO_FONTS)
+    [notes] = [d["warnings"] for d in bare["documents"] if d["warnings"]]
+    assert notes == [f"page {n}: {FONT_FALLBACK_WARNING} (fonts: STSong-Light (not embedded))" for n in (73, 74)]
+    cells = [c["value"] for c in bare["table_cells"] if c["table_id"] == "t3" and c["column_name"] == "责任单位"]
+    assert cells.count("市地方金融监管局、广州金融发展服务中心") == 2  # data rows 1 and 3, as printed
+    with_font = default_path_rows(SAMPLE_PDF, CJK_FONTS)
+    assert all(d["warnings"] == [] for d in with_font["documents"])  # the fast path keeps those pages
 
 
 def test_parallel_pages_match_serial():
@@ -128,3 +171,64 @@ def test_a_page_in_two_columns_reads_left_column_then_right(tmp_path):
     articles = [s for s in got["sections"] if s["level"] == "article"]
     assert [s["text"] for s in articles] == [p.split(" ", 1)[1] for p in paras]  # whole, in order, unmixed
     assert got["tables"] == []  # rows of two column lines are prose, not a borderless table
+
+
+def _char_spacing_pdf(path) -> None:
+    """One line shown as two strings under character spacing (Tc 3): how a justified line
+    comes out when a producer switches font or subset mid-line."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    canv = Canvas(str(path), pagesize=(595, 842))
+    text = canv.beginText(72, 700)
+    text.setFont("Helvetica", 12)
+    text.setCharSpace(3)
+    text.textOut("AB")
+    text.textOut("CD")
+    canv.drawText(text)
+    canv.showPage()
+    canv.save()
+
+
+def _plumber_x0(path) -> dict[str, float]:
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        return {c["text"]: round(c["x0"], 2) for c in pdf.pages[0].chars}
+
+
+def test_character_spacing_follows_the_pdf_specification_on_both_backends(tmp_path):
+    """PDF 32000 §9.4.4: Tc follows every glyph, the last of a string too, so C sits one glyph
+    width plus 3 pt after B (pdfminer left Tc out at string ends: pdfminer.six issue 1128)."""
+    import pypdfium2 as pdfium
+
+    from pipeline.extract.pdf import _pdfium_chars
+
+    pdf = tmp_path / "tc.pdf"
+    _char_spacing_pdf(pdf)
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    b_to_c = stringWidth("B", "Helvetica", 12) + 3
+    plumber = _plumber_x0(pdf)
+    assert plumber["C"] == pytest.approx(plumber["B"] + b_to_c, abs=0.01)
+    page = pdfium.PdfDocument(pdf)[0]
+    fast = {c.text: c.x0 for c in _pdfium_chars(page, page.get_size()[1])}
+    assert fast["C"] == pytest.approx(plumber["C"], abs=0.05)
+
+
+def test_pdfminer_still_needs_the_character_spacing_fix(tmp_path):
+    """When pdfminer places C itself as the specification says, this fails: then drop
+    pipeline/extract/pdfminer_spacing.py."""
+    from pdfminer.pdfdevice import PDFTextDevice
+
+    from pipeline.extract import pdfminer_spacing
+
+    pdf = tmp_path / "tc.pdf"
+    _char_spacing_pdf(pdf)
+    fixed = _plumber_x0(pdf)
+    PDFTextDevice.render_string_horizontal, PDFTextDevice.render_string_vertical = (
+        pdfminer_spacing.original_renderers())
+    try:
+        own = _plumber_x0(pdf)
+    finally:
+        pdfminer_spacing.apply()
+    assert own["C"] == pytest.approx(fixed["C"] - 3, abs=0.01)  # pdfminer's own: Tc short at the string end

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +19,6 @@ from pipeline.isolation import Job, run_jobs
 from pipeline.settings import Settings
 from pipeline.storage import Store
 from tests.fixtures.bad_inputs import (
-    ARTICLE_PARAS,
     BAD_INPUTS,
     LIMITS,
     PDF_INPUTS,
@@ -28,7 +26,6 @@ from tests.fixtures.bad_inputs import (
     article_html,
     build_bad_inputs,
     build_good_inputs,
-    canvas_pdf,
     good_pdf_bytes,
     supplementary_char_pdf,
 )
@@ -168,26 +165,20 @@ def test_run_jobs_batch_of_bad_and_good_inputs(corpus, tmp_path):
 # --- time budget ----------------------------------------------------------------------------------
 
 
-def slow_pdf(n_pages: int = 150) -> bytes:
-    """One dense paragraph over ``n_pages`` pages: several seconds of parsing for little building."""
-    line = "".join(ARTICLE_PARAS)[:38]
-    return canvas_pdf([[f"第{p + 1}页", *[line] * 34] for p in range(n_pages)])
-
-
-def test_timeout_stops_the_document_and_the_batch_goes_on(tmp_path, capsys):
+def test_timeout_stops_the_document_and_the_batch_goes_on(tmp_path, capsys, inject_faults):
+    """A document that can never finish (it hangs on purpose) is stopped at its budget,
+    whatever the machine's speed; the next input is still parsed and written."""
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "a_slow.pdf").write_bytes(slow_pdf())  # parsed first (sorted), takes seconds without a limit
+    (folder / "a_stuck.html").write_text(article_html("永远不会结束的文章"), encoding="utf-8")
     (folder / "b_good.html").write_text(article_html("时间预算之后的文章"), encoding="utf-8")
     out = tmp_path / "out"
-    started = time.monotonic()
+    inject_faults("parse=hang@a_stuck")
     code = main(["ingest", str(folder), "--out", str(out), "--raw", "", "-q", "--timeout", "0.3"])
-    elapsed = time.monotonic() - started
     assert code == 1
-    assert elapsed < 3.0, f"the slow document was not stopped at its budget ({elapsed:.1f} s)"
     store = Store(out)
     errors = store.read("errors").to_pylist()
-    assert [(e["source"], e["error_type"]) for e in errors] == [(str(folder / "a_slow.pdf"), "timeout")]
+    assert [(e["source"], e["error_type"]) for e in errors] == [(str(folder / "a_stuck.html"), "timeout")]
     assert "0.3 s" in errors[0]["message"], errors[0]["message"]  # the budget that was exceeded, as given
     assert store.read("documents")["source"].to_pylist() == [str(folder / "b_good.html")]
     assert "timeout" in capsys.readouterr().err
@@ -275,18 +266,3 @@ def test_2000_page_pdf_in_bounded_memory(tmp_path):
     assert peak_gb < 1.5, f"worker peak RSS {peak_gb:.2f} GB"
     docs = Store(out).read("documents")
     assert docs.num_rows >= 1 and max(docs["page_end"].to_pylist()) == 2000
-
-
-@pytest.mark.slow
-def test_one_long_paragraph_parses_in_linear_time(tmp_path):
-    """A paragraph that runs over hundreds of pages (no indents, no blank lines): 4x the pages must cost
-    about 4x the time, not 16x (the slow inputs above are such PDFs)."""
-    times = {}
-    for n in (75, 300):
-        pdf = tmp_path / f"p{n}.pdf"
-        pdf.write_bytes(slow_pdf(n))
-        started = time.perf_counter()
-        result = process_source(pdf)
-        times[n] = time.perf_counter() - started
-        assert result.documents and not result.errors
-    assert times[300] < 6 * times[75], f"75 pages {times[75]:.1f} s, 300 pages {times[300]:.1f} s"

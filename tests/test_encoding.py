@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,9 @@ from pipeline.extract.encoding import (
     normalize_charset,
     sniff_declared_charset,
 )
+from tests.conftest import CORPUS
 
-CORPUS_HTML = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "html"
+CORPUS_HTML = CORPUS / "html"
 
 BODY = (
     "<p>第一条　为了深化国家监察体制改革，加强对所有行使公权力的公职人员的监督，实现国家监察全面覆盖，"

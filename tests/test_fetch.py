@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,15 +78,26 @@ def test_429_honours_retry_after_seconds(server, fetcher):
     assert second.at - first.at >= 0.9
 
 
+def test_retry_after_values():
+    """Retry-After as delta-seconds or an HTTP-date, never below 0, never above the cap."""
+    from pipeline.fetch import _retry_after
+
+    ahead = email.utils.format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    past = email.utils.format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    assert _retry_after("3600", cap=0.2) == 0.2
+    assert _retry_after("1", cap=5) == 1.0
+    assert _retry_after(ahead, cap=0.2) == 0.2
+    assert _retry_after(past, cap=5) == 0.0
+    assert _retry_after("soon", cap=5) is None and _retry_after(None, cap=5) is None
+
+
 def test_retry_after_http_date_and_cap(server, store):
     when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
     server.route("/d.pdf", Reply(503, headers={"Retry-After": when}), Reply(200, PDF, PDF_HEADERS))
     server.route("/c.pdf", Reply(429, headers={"Retry-After": "3600"}), Reply(200, PDF, PDF_HEADERS))
     settings = FetchSettings(retries=1, backoff_base=0.01, retry_after_max=0.2)
     with Fetcher(store, LOOPBACK, settings) as f:
-        started = time.monotonic()
-        assert f.fetch(server.url("/c.pdf")).ok  # an hour is capped to 0.2 s
-        assert time.monotonic() - started < 2
+        assert f.fetch(server.url("/c.pdf")).ok  # an hour, capped to 0.2 s (test_retry_after_values)
         assert f.fetch(server.url("/d.pdf")).ok  # a date ~2 s ahead, capped too
     with Fetcher(store, LOOPBACK, FetchSettings(retries=1, retry_after_max=5)) as f:
         when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
@@ -100,11 +110,9 @@ def test_retry_after_http_date_and_cap(server, store):
 def test_read_timeout_is_recorded_and_fast(server, store):
     server.route("/slow.pdf", Reply(200, PDF, PDF_HEADERS, delay=10))
     settings = FetchSettings(read_timeout=0.2, retries=1, backoff_base=0.01)
-    started = time.monotonic()
     with Fetcher(store, LOOPBACK, settings) as f:
         result = f.fetch(server.url("/slow.pdf"))
-    assert time.monotonic() - started < 2
-    assert result.error.startswith("timeout")
+    assert result.error.startswith("timeout")  # not the body that comes after 10 s
     assert len(server.requests_for("/slow.pdf")) == 2
     assert blobs(store) == []
 

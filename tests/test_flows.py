@@ -163,12 +163,13 @@ def test_discover_command_runs_the_flow(pdf_factory, tmp_path, capsys):
     assert [r["url"] for r in Store(out).read("fetches").to_pylist() if r["refused"]] == ["http://elsewhere.example/x.pdf"]
 
 
-def test_flow_stops_a_document_past_its_time_budget(pdf_factory, tmp_path):
+def test_flow_stops_a_document_past_its_time_budget(pdf_factory, tmp_path, inject_faults):
     from pipeline.settings import Settings
 
-    pdf = str(pdf_factory(small_issue(3), "slowish.pdf"))
+    pdf = str(pdf_factory(small_issue(3), "stuck.pdf"))
+    inject_faults("parse=hang")  # a document that no budget is long enough for
     result = pf.ingest([pdf], out=str(tmp_path / "out"), raw=str(tmp_path / "raw"),
-                       settings=Settings(doc_timeout_s=0.01))
+                       settings=Settings(doc_timeout_s=0.5))
     errors = Store(tmp_path / "out").read("errors").to_pylist()
     assert result["errors"] == 1 and [e["error_type"] for e in errors] == ["timeout"]
 
@@ -195,7 +196,7 @@ def test_corrected_issue_replaces_the_original_and_neither_is_parsed_again(pdf_f
     assert all(r["status"] == "ok" and r["pipeline_version"] == pf.PIPELINE_VERSION for r in inputs.values())
 
 
-def test_a_timed_out_input_is_tried_again_next_run(pdf_factory, tmp_path, monkeypatch):
+def test_a_timed_out_input_is_tried_again_next_run(pdf_factory, tmp_path, monkeypatch, inject_faults):
     """A time-out is neither cached by the parse task nor counted as known input."""
     from pipeline.settings import Settings
 
@@ -204,10 +205,12 @@ def test_a_timed_out_input_is_tried_again_next_run(pdf_factory, tmp_path, monkey
     parsed = []
     real = pf.parse_isolated
     monkeypatch.setattr(pf, "parse_isolated", lambda *a, **k: parsed.append(a) or real(*a, **k))
-    tight = Settings(doc_timeout_s=0.01)
+    tight = Settings(doc_timeout_s=0.5)
+    inject_faults("parse=hang")  # the document cannot finish within any budget
     assert pf.ingest([pdf], out=out, raw=raw, settings=tight)["errors"] == 1
     assert pf.ingest([pdf], out=out, raw=raw, settings=tight)["errors"] == 1
     assert len(parsed) == 2  # the same cache key, parsed again: and a time-out is not retried within a run
+    inject_faults("")  # the document can finish again
     second = pf.ingest([pdf], out=out, raw=raw)
     assert second["errors"] == 0 and second["documents"] == 1
     store = Store(out)

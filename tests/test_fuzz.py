@@ -37,7 +37,9 @@ from pipeline.storage import _safe_name
 from tests.fixtures.bad_inputs import ARTICLE_PARAS, canvas_pdf
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-EXAMPLE_TIME_LIMIT = float(os.environ.get("FUZZ_EXAMPLE_TIMEOUT", "20"))  # seconds per example: a hang
+# a hang detector, not a speed verdict: an example of a few KB that runs this long is stuck
+# (an endless loop), which the error then names; on a healthy machine none comes near it
+EXAMPLE_TIME_LIMIT = float(os.environ.get("FUZZ_EXAMPLE_TIMEOUT", "120"))
 
 # Hypothesis writes caches (constants, unicode tables) under ./.hypothesis even without a database, some
 # of them while pytest collects: point it at a temporary folder from import time until this module is done
@@ -129,10 +131,8 @@ def _time_limit(seconds: float):
 def check_input(workdir: Path, name: str, data: bytes) -> SourceResult:
     path = workdir / name
     path.write_bytes(data)
-    started = time.monotonic()
     with _time_limit(EXAMPLE_TIME_LIMIT):
         result = process_source(path, settings=SETTINGS)
-    took = time.monotonic() - started
     assert isinstance(result, SourceResult)
     for e in result.errors:
         assert e.error_type != "ExampleTimeLimit", f"hang: {name} ({len(data)} bytes) ran > {EXAMPLE_TIME_LIMIT} s"
@@ -150,7 +150,6 @@ def check_input(workdir: Path, name: str, data: bytes) -> SourceResult:
     per_table_files(result)
     for key in [result.unit_id, *(d.doc_id for d in result.documents)]:
         _safe_name(key)
-    assert took < EXAMPLE_TIME_LIMIT
     return result
 
 

@@ -1,4 +1,4 @@
-"""extract_html: real pages of the shared corpus, rendered finews posts, synthetic pages, bad input."""
+"""extract_html: real pages of the corpus (tests/data), rendered finews posts, synthetic pages, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import importlib.util
 import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,14 +15,12 @@ from hypothesis import strategies as st
 
 from pipeline.extract.html import TZ_ASSUMED_WARNING, HtmlInputError, extract_html, parse_datetime
 from pipeline.model import BlockKind
+from tests.conftest import CORPUS, ROOT, SEED_POST
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CORPUS_HTML = SHARED / "corpus" / "html"
-POSTS = SHARED / "corpus" / "finews" / "posts"
+CORPUS_HTML = CORPUS / "html"
+POSTS = CORPUS / "finews" / "posts"
 CST = timezone(timedelta(hours=8))
 MOJIBAKE = ("\ufffd", "鈥", "锛", "Ã", "â€")
-needs_corpus = pytest.mark.skipif(not CORPUS_HTML.exists(), reason="shared corpus not available")
 
 TITLES = {
     "gov_npc_2007_special_treasury_bond_decision.html": (
@@ -62,7 +59,6 @@ PROSE = (
 # ------------------------------------------------------------------------------------------ corpus pages
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", sorted(TITLES))
 def test_corpus_page_title_and_no_mojibake(name):
     ex = corpus(name)
@@ -76,7 +72,6 @@ def test_corpus_page_title_and_no_mojibake(name):
     assert ex.blocks[0].text != ex.title
 
 
-@needs_corpus
 def test_people_page_declaring_gb2312_decodes_as_utf8():
     ex = corpus("news_people_2019-06-15_meta_gb2312_bytes_utf8.html")
     assert ex.encoding == "utf-8"
@@ -93,7 +88,6 @@ def test_people_page_declaring_gb2312_decodes_as_utf8():
     assert len(ex.images) == 2 and all("NMediaFile" in i.src for i in ex.images)
 
 
-@needs_corpus
 def test_law_page_chapters_and_articles():
     ex = corpus("law_supervision_law_2018_html_chapters_articles.html")
     assert ex.tables == []  # 16 layout tables, none is data
@@ -119,7 +113,6 @@ def test_law_page_chapters_and_articles():
     assert "纪检监察" not in texts and "■ 纪检监察" not in texts
 
 
-@needs_corpus
 def test_gov_gazette_page():
     ex = corpus("gov_npc_2007_special_treasury_bond_decision.html")
     texts = [b.text for b in ex.blocks]
@@ -132,7 +125,6 @@ def test_gov_gazette_page():
     ]
 
 
-@needs_corpus
 def test_163_page_metadata():
     ex = corpus("news_163_money_2019-09-07_longfor.html")
     assert ex.published_at == datetime(2019, 9, 7, 13, 43, 45, tzinfo=CST)
@@ -144,7 +136,6 @@ def test_163_page_metadata():
     assert "本文来源" not in body_of(ex)
 
 
-@needs_corpus
 def test_sina_page_drops_promos_and_keeps_image_reference():
     ex = corpus("news_sina_finance_2019-09-09_bond_bubble.html")
     text = body_of(ex)
@@ -162,7 +153,6 @@ def test_sina_page_drops_promos_and_keeps_image_reference():
     assert "disclaimer" in {r.reason for r in ex.removed}
 
 
-@needs_corpus
 def test_hexun_page():
     ex = corpus("news_hexun_2019-09-26_mot_jingjinji.html")
     assert [b.text[:9] for b in ex.blocks] == ["据财联社9月26日"]
@@ -170,7 +160,6 @@ def test_hexun_page():
     assert ex.encoding_note == "meta says gb2312 but bytes are valid utf-8"
 
 
-@needs_corpus
 def test_removed_lines_carry_reasons():
     ex = corpus("news_163_money_2019-09-07_longfor.html")
     reasons = {r.reason for r in ex.removed}
@@ -193,8 +182,7 @@ def bench():
     return _bench()
 
 
-@pytest.mark.skipif(not POSTS.exists(), reason="shared corpus not available")
-@pytest.mark.parametrize("path", sorted(POSTS.glob("*.md")) if POSTS.exists() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(POSTS.glob("*.md")), ids=lambda p: p.name)
 def test_rendered_finews_post(bench, path):
     """Every post rendered with the site's layout (og:description spill included) extracts cleanly."""
     fm, _ = bench.split_post(path.read_text("utf-8"))
@@ -213,8 +201,7 @@ def test_rendered_finews_post(bench, path):
 
 
 def test_rendered_seed_post(bench):
-    seed = SHARED / "seeds" / "000_23a1c87a91197581.txt"
-    ex = extract_html(bench.render_post(seed), source="seed")
+    ex = extract_html(bench.render_post(SEED_POST), source="seed")
     assert ex.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
     assert ex.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
     assert ex.source_name == "21世纪经济报道"
@@ -488,6 +475,5 @@ def test_a_source_printed_beside_the_date_without_a_label(date_line, source):
     assert extract_html(page, source="t").source_name == source
 
 
-@needs_corpus
 def test_the_hexun_page_names_its_source_beside_its_date():
     assert corpus("news_hexun_2019-09-26_mot_jingjinji.html").source_name == "证券时报网"

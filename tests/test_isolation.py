@@ -51,20 +51,25 @@ def test_service_parses_from_many_threads_in_job_order(service, pdf_factory):
     assert [r.documents[-1].doc_number for r in results] == [f"测府办〔2022〕{n}号" for n in range(1, 5)]
 
 
-def test_service_timeout_kills_only_that_document(service):
-    timed_out = service.parse(SAMPLE_PDF, "slow", Settings(doc_timeout_s=0.05))
+@pytest.fixture
+def stuck(monkeypatch):
+    """Documents whose source contains "stuck" hang and never finish (``pipeline/faults.py``);
+    a service started in the test sees it."""
+    from pipeline import faults
+
+    monkeypatch.setenv(faults.ENV, "parse=hang@stuck")
+
+
+def test_service_timeout_kills_only_that_document(service, stuck):
+    timed_out = service.parse(SAMPLE_PDF, "stuck", Settings(doc_timeout_s=0.3))
     assert [e.error_type for e in timed_out.errors] == ["timeout"]
     assert _service_process(service).children() == []  # the stuck child is gone
     assert service.parse(SAMPLE_PDF, "next").errors == []  # and the service goes on
 
 
-def test_killed_child_is_a_worker_died_record(service, tmp_path):
-    from tests.fixtures.build_gazette import build_long_pdf
-
-    long_pdf = tmp_path / "long.pdf"
-    build_long_pdf(long_pdf, 120)
+def test_killed_child_is_a_worker_died_record(service, stuck):
     service.start()
-    future = service.submit(long_pdf, "long")
+    future = service.submit(SAMPLE_PDF, "stuck")  # its process is still there when it is killed
     proc = _service_process(service)
     deadline = time.monotonic() + 30
     while not proc.children() and time.monotonic() < deadline:
@@ -75,14 +80,10 @@ def test_killed_child_is_a_worker_died_record(service, tmp_path):
     assert "killed by signal 9" in result.errors[0].message
 
 
-def test_a_dead_service_fails_its_jobs_and_is_restarted(service, tmp_path):
-    from tests.fixtures.build_gazette import build_long_pdf
-
-    long_pdf = tmp_path / "long.pdf"
-    build_long_pdf(long_pdf, 120)
+def test_a_dead_service_fails_its_jobs_and_is_restarted(service, stuck):
     service.start()
     first = _service_process(service)
-    future = service.submit(long_pdf, "long")
+    future = service.submit(SAMPLE_PDF, "stuck")  # still running when its service is killed
     first.send_signal(signal.SIGKILL)
     result = future.result(timeout=60)
     assert [e.error_type for e in result.errors] == ["worker_died"]
@@ -137,7 +138,7 @@ def test_service_dies_with_its_parent(tmp_path):
         service_proc = psutil.Process(parent.pid).children()[0]
         parent.kill()
         parent.wait(10)
-        service_proc.wait(10)  # raises psutil.TimeoutExpired if it outlived its parent
+        service_proc.wait(60)  # raises psutil.TimeoutExpired if it outlived its parent
     finally:
         parent.kill()
 

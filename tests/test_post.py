@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from pipeline.extract.html import TZ_ASSUMED_WARNING, HtmlInputError
 from pipeline.extract.post import extract_post, markdown_to_html, split_front_matter
 from pipeline.model import BlockKind
+from tests.conftest import CORPUS, SEED_POST
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEED = SHARED / "seeds" / "000_23a1c87a91197581.txt"
-POSTS = SHARED / "corpus" / "finews" / "posts"
+SEED = SEED_POST
+POSTS = CORPUS / "finews" / "posts"
 CST = timezone(timedelta(hours=8))
 MOJIBAKE = ("\ufffd", "鈥", "锛", "Ã", "â€")
 
-needs_corpus = pytest.mark.skipif(
-    not SEED.exists() or not POSTS.exists(), reason="shared corpus not available"
-)
 
 
 def post(body: str, *, title: str = "标题", date: str = "2022-05-26 14:18:58 +0800", lead: str = "") -> bytes:
@@ -33,7 +29,6 @@ def seed():
     return extract_post(SEED.read_bytes(), source=str(SEED))
 
 
-@needs_corpus
 def test_seed_metadata(seed):
     assert seed.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
     assert seed.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
@@ -48,7 +43,6 @@ def test_seed_metadata(seed):
     assert seed.encoding == "utf-8"
 
 
-@needs_corpus
 def test_seed_outline_paragraphs_are_blocks_of_their_own(seed):
     texts = [b.text for b in seed.blocks]
     for marker, heading in zip(
@@ -73,7 +67,6 @@ def test_seed_outline_paragraphs_are_blocks_of_their_own(seed):
     assert texts[-1].endswith("共同推进梅州高层次金融人才队伍和政府金融决策咨询专家库建设。")
 
 
-@needs_corpus
 def test_seed_navigation_and_source_line_leave_the_body(seed):
     body = "\n".join(b.text for b in seed.blocks)
     assert "返回" not in body
@@ -84,8 +77,7 @@ def test_seed_navigation_and_source_line_leave_the_body(seed):
     assert ("source_line", "（文章来源：21世纪经济报道）") in removed
 
 
-@needs_corpus
-@pytest.mark.parametrize("path", sorted(POSTS.glob("*.md")) if POSTS.exists() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(POSTS.glob("*.md")), ids=lambda p: p.name)
 def test_every_corpus_post(path):
     fm, _, _ = split_front_matter(path.read_text("utf-8"))
     ex = extract_post(path.read_bytes(), source=path.name)
@@ -99,7 +91,6 @@ def test_every_corpus_post(path):
     assert all(b.text for b in ex.blocks if b.kind is not BlockKind.TABLE)
 
 
-@needs_corpus
 def test_post_without_date_in_name_and_empty_front_matter():
     """Irregularity 2: empty title, ``date:  +0800`` and an empty ``<>`` autolink."""
     ex = extract_post((POSTS / "-202205262391921712.md").read_bytes(), source="x")
@@ -111,7 +102,6 @@ def test_post_without_date_in_name_and_empty_front_matter():
     assert "empty original-article link <> in the footer" in ex.warnings
 
 
-@needs_corpus
 def test_eastmoney_body_irregularities():
     """Irregularities 3, 5, 6, 7: summary line, hidden <p>, stock chart, images with captions, keytip
     links, split source line."""
@@ -137,7 +127,6 @@ def test_eastmoney_body_irregularities():
     assert headings == ["什么是HFO-1234yf", "这些公司有HFO-1234yf产品"]
 
 
-@needs_corpus
 def test_blank_line_before_front_matter_is_tolerated():
     """Irregularity 1."""
     ex = extract_post((POSTS / "2021-12-08-202112082206703990.md").read_bytes(), source="x")

@@ -28,8 +28,11 @@ import pdfplumber.table as ptable
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from pipeline.extract import pdfminer_spacing
 from pipeline.extract.chars import Char, chars_to_lines, page_lines
 from pipeline.model import Page, PageTable
+
+pdfminer_spacing.apply()  # pdfplumber's glyph positions as the specification places them
 
 
 class PdfError(Exception):
@@ -308,14 +311,19 @@ class PdfiumReader:
             try:
                 width, height = page.get_size()
                 turned: list[Char] = []
-                chars = _pdfium_chars(page, height, turned)
+                mapped: set[int] = set()
+                chars = _pdfium_chars(page, height, turned, mapped)
                 # text objects but no characters: pdfium could not map this page's text
                 uncertain = not chars and not turned and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
+                fonts = [] if uncertain else _unmapped_fonts(page, mapped)
                 edges = _pdfium_edges(page, height) if _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) else []
             finally:
                 page.close()
         tables: list[PageTable] = []
         warnings: list[str] = []
+        if fonts:
+            warnings.append(f"page {index + 1}: {FONT_FALLBACK_WARNING} (fonts: {', '.join(fonts)})")
+            uncertain = True
         if uncertain or edges is None:  # text pdfium cannot map, or rulings inside forms
             plumber_turned: list[Char] = []
             plumber_chars, tables = self._plumber_page(index, uncertain, warnings, plumber_turned)
@@ -356,10 +364,11 @@ class PdfiumReader:
             self._doc.close()
 
 
-def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None = None) -> list[Char]:
-    """Upright characters of one page; turned ones go to ``turned`` when given. The hot loop
-    of the fast path: the page's text comes in one call, and font size and matrix are asked
-    for once per text object."""
+def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None = None,
+                  mapped: set[int] | None = None) -> list[Char]:
+    """Upright characters of one page; turned ones go to ``turned`` when given, and the text
+    objects that gave characters to ``mapped``. The hot loop of the fast path: the page's
+    text comes in one call, and font size and matrix are asked for once per text object."""
     textpage = page.get_textpage()
     raw = textpage.raw
     out: list[Char] = []
@@ -394,6 +403,8 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
             loose_box(raw, i, rect)
             obj = text_object(raw, i)
             if obj != last_obj:
+                if mapped is not None:
+                    mapped.add(obj)
                 # one text object is one string shown at one position: its characters share
                 # font, size, matrix and baseline
                 origin(raw, i, x, y)
@@ -411,6 +422,39 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
     finally:
         textpage.close()
     return out
+
+
+# PDFium's text page can leave out a text object altogether: one drawn in a CJK font the PDF
+# does not embed (STSong-Light, 宋体 referenced by name) when the machine has no CJK font to
+# stand in (seen: a lone character wrapped onto its own line in a table cell), or a lone
+# space shown in a font subset of its own (PDFium puts a generated space there instead).
+# pdfminer reads every object through the font's CMap whatever the machine has, so such a
+# page is read through pdfplumber: the fast path is used only where it has every object.
+FONT_FALLBACK_WARNING = "read with pdfplumber: PDFium's text page left out text objects"
+
+
+def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int]) -> list[str]:
+    """Fonts of the page's text objects that gave PDFium's text page no character, named
+    with ``(not embedded)`` where the PDF does not carry the font; empty when all are there."""
+    names: set[str] = set()
+    for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
+        obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
+        if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
+            continue
+        if ctypes.cast(obj, ctypes.c_void_p).value in mapped:
+            continue
+        font = pdfium_c.FPDFTextObj_GetFont(obj)
+        embedded = bool(font) and pdfium_c.FPDFFont_GetIsEmbedded(font)
+        names.add(_font_name(font) + ("" if embedded else " (not embedded)"))
+    return sorted(names)
+
+
+def _font_name(font) -> str:
+    if not font:
+        return "unknown font"
+    buffer = ctypes.create_string_buffer(256)
+    size = pdfium_c.FPDFFont_GetBaseFontName(font, buffer, len(buffer))
+    return buffer.raw[: max(size - 1, 0)].decode("latin-1", "replace") or "unnamed font"
 
 
 def _address(func):
