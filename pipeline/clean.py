@@ -3,8 +3,10 @@
 Lines are re-tagged (``layer`` + ``reason``), never dropped, so the storage stage can
 write every one of them to the ``removed`` dataset. Rules:
 
-* ``watermark``: the gazette's 本文与正式文件同等效力 line in any variant (full/half-width
-  brackets, spaces, one character missing or extra), anywhere on the page.
+* ``watermark``: the gazette's 本文与正式文件同等效力 in any variant (full/half-width
+  brackets, spaces, up to two characters missing, extra or changed), anywhere on the page,
+  alone on its line or at either end of one: a line that also carries the page number
+  (``— 12 —（本文与正式文件同等效力）``) is split in two, and each part is recorded.
 * ``page_number``: a bare number in the header/footer band (``— 12 —``, ``- 3 -``,
   ``第 3 页``, ``3/25``); its value becomes ``Page.printed_no``.
 * ``running_header`` / ``running_footer``: a band line whose text (digits ignored) repeats
@@ -19,13 +21,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rapidfuzz.distance import Levenshtein
-
+from pipeline.chinese import find_watermark, fold
 from pipeline.model import Layer, Line, Page
 from pipeline.settings import Settings
 
-WATERMARK_PHRASES = ("本文与正式文件同等效力",)
-_BRACKETS = re.compile(r"[\s()（）［］\[\]【】〔〕<>《》「」『』]")
 _DASHES = "-‐‑‒–—―－﹣~～·•_"
 _PAGE_NUMBER = re.compile(
     rf"^[{_DASHES}\s]*(?:第\s*)?(\d{{1,4}})(?:\s*页)?(?:\s*[/，,]?\s*(?:共\s*)?\d{{1,4}}\s*页?)?[{_DASHES}\s]*$"
@@ -33,19 +32,31 @@ _PAGE_NUMBER = re.compile(
 _ROMAN = re.compile(r"^[\s\-—–]*([ivxlcdm]{1,6}|[IVXLCDM]{1,6})[\s\-—–]*$")
 
 
-def normalize(text: str) -> str:
-    """NFKC, no whitespace: the form used to compare furniture candidates."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
 def is_watermark(text: str) -> bool:
-    if len(text) > 30:  # a body line; the watermark with brackets and spaces is far shorter
-        return False
-    core = _BRACKETS.sub("", unicodedata.normalize("NFKC", text))
-    if not core or len(core) > 18:
-        return False
-    # a character missing, extra or changed; two for wordings like 具有同等效力
-    return any(Levenshtein.distance(core, phrase) <= 2 for phrase in WATERMARK_PHRASES)
+    """Is the whole of ``text`` the watermark (in any of its variants)?"""
+    span = find_watermark(text)
+    return span is not None and not (text[: span[0]] + text[span[1]:]).strip()
+
+
+def split_watermark(line: Line) -> list[Line]:
+    """``line``, or its two parts when the watermark shares it with other text (a page
+    number beside it): the watermark part tagged, the rest left for the other rules. Each
+    part's box is the line's, cut where its characters are (by their share of the line)."""
+    span = find_watermark(line.text)
+    if span is None:
+        return [line]
+    start, end = span
+    rest = (line.text[:start] + line.text[end:]).strip()
+    mark = replace(line, text=line.text[start:end].strip(), layer=Layer.BACKGROUND, reason="watermark")
+    if not rest:
+        return [mark]
+    if line.bbox is None:
+        return [replace(line, text=rest), mark]
+    x0, top, x1, bottom = line.bbox
+    cut = x0 + (x1 - x0) * (start if start else end) / max(len(line.text), 1)
+    mark_box, rest_box = ((x0, top, cut, bottom), (cut, top, x1, bottom)) if start == 0 else \
+        ((cut, top, x1, bottom), (x0, top, cut, bottom))
+    return [replace(line, text=rest, bbox=rest_box), replace(mark, bbox=mark_box)]
 
 
 def page_number_value(text: str) -> int | None:
@@ -56,7 +67,7 @@ def page_number_value(text: str) -> int | None:
 
 
 def _repeat_key(text: str) -> str:
-    return re.sub(r"\d+", "#", normalize(text))
+    return re.sub(r"\d+", "#", fold(text))
 
 
 def _in_band(line: Line, page: Page, band: float) -> str | None:
@@ -122,8 +133,6 @@ def classify(line: Line, where: tuple[str, bool] | None, repeated: set[tuple[str
     ``where``: (top/bottom, inside the band) for margin candidates; a bare number is a
     page number only inside the band.
     """
-    if is_watermark(line.text):
-        return "watermark"
     if where is None:
         return None
     pos, in_band = where
@@ -136,6 +145,8 @@ def classify(line: Line, where: tuple[str, bool] | None, repeated: set[tuple[str
 
 def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
     """Tag furniture on every page; returns new pages (inputs are left untouched)."""
+    pages = [replace(p, lines=[part for ln in p.lines for part in
+                               (split_watermark(ln) if ln.layer is Layer.BODY else [ln])]) for p in pages]
     repeated = find_repeated(pages, settings)
     cleaned = []
     for page in pages:
@@ -143,6 +154,9 @@ def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
         lines = []
         printed = None
         for ln in page.lines:
+            if ln.reason == "watermark":
+                lines.append(ln)
+                continue
             if ln.layer is not Layer.BODY:  # turned text, set apart at extraction
                 lines.append(replace(ln, reason="watermark") if is_watermark(ln.text) else ln)
                 continue

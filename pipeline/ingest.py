@@ -21,7 +21,7 @@ from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
-from pipeline.process import InputError, process_pdf, sniff
+from pipeline.process import InputError, front_only, guarded, process_pdf, sniff
 from pipeline.rows import error_table, input_row, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
 from pipeline.storage import ObjectStore, Store
@@ -101,11 +101,12 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
         original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b) for b in ex.blocks],
         tables=list(ex.tables), warnings=list(ex.warnings),
     )
-    _gazette_fields(doc)
-    doc.sections, table_sections = build_sections(doc.blocks)
+    guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc)
+    doc.sections, table_sections = guarded("outline", source, doc.warnings, lambda: front_only(doc.blocks),
+                                           build_sections, doc.blocks)
     for i, table in enumerate(doc.tables):
         table.section_seq = table_sections.get(i)
-    doc.toc_checks = numbering_checks(doc.sections)
+    doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
     result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
     for r in ex.removed:
         r.doc_id = doc.doc_id

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from pipeline.chinese import DOC_NUMBER, iso_date, join_han
 from pipeline.model import Block, BlockKind, Removed, TocEntry
 from pipeline.outline import parse_heading
 from pipeline.toc import is_toc_title, parse_toc_blocks
 
-DOC_NUMBER = re.compile(r"[^\s，。：:（）()]{1,24}[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d{1,4}\s*号")
 _ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
-_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 _PUBLIC = re.compile(r"^公开方式\s*[：:]\s*(.+)$")
 _PAGE_REF = re.compile(r"(?:[（(]\s*(\d{1,4})\s*[）)]|[.…·．_]{3,}\s*(\d{1,4}))\s*$")
 _ISSUER_LINE = re.compile(r"^(.{2,60}?)\s*文\s*件$")
@@ -39,6 +38,8 @@ class DocPart:
     title: str | None = None
     signed_date: str | None = None
     publication: str | None = None
+    effective_date: str | None = None
+    validity: str | None = None
     toc: list[TocEntry] = field(default_factory=list)
     back_matter: list[Block] = field(default_factory=list)
     removed: list[Removed] = field(default_factory=list)
@@ -140,7 +141,53 @@ def _title_after_issuers(text: str, issuer: str | None) -> str:
 
 
 def _collapse_cjk_spaces(text: str) -> str:
-    return re.sub(r"(?<=[\u4e00-\u9fff“”《》])\s+(?=[\u4e00-\u9fff“”《》])", "", text).strip()
+    return join_han(text)
+
+
+# --- a legal database's labelled metadata block ------------------------------------------------
+# 发文单位：全国人民代表大会常务委员会 / 文 号：中华人民共和国主席令第四十五号 / 发文日期：2020-05-28 ...
+# (exports of 法律法规 databases print these above the title or the 目录; labels may hold spaces)
+META_LABELS: dict[str, tuple[str, ...]] = {
+    "issuer": ("发文单位", "发文机关", "发布机关", "发布部门", "制定机关", "颁布机关"),
+    "doc_number": ("发文字号", "文号"),
+    "signed_date": ("发文日期", "发布日期", "颁布日期", "公布日期"),
+    "effective_date": ("生效日期", "施行日期", "实施日期"),
+    "validity": ("效力范围", "时效性", "效力状态"),
+}
+_LABEL_FIELD = {label: name for name, labels in META_LABELS.items() for label in labels}
+_LABEL = re.compile(
+    r"(?P<label>" + "|".join(r"\s*".join(label) for label in sorted(_LABEL_FIELD, key=len, reverse=True))
+    + r")\s*[：:]\s*"
+)
+# the block is looked for before the document's first heading or 目录, within this many blocks
+META_BLOCK_SCAN = 40
+
+
+def labelled_fields(text: str) -> dict[str, str]:
+    """``发文日期：2020-05-28 生效日期：2021-01-01`` -> {"signed_date": ..., "effective_date": ...};
+    empty unless the text opens with a label."""
+    marks = list(_LABEL.finditer(text.strip()))
+    if not marks or marks[0].start() != 0:
+        return {}
+    text = text.strip()
+    out: dict[str, str] = {}
+    for k, m in enumerate(marks):
+        value = text[m.end(): marks[k + 1].start() if k + 1 < len(marks) else len(text)].strip()
+        name = _LABEL_FIELD[re.sub(r"\s+", "", m.group("label"))]
+        if value and name not in out:
+            out[name] = value
+    return out
+
+
+def _read_metadata_block(part: DocPart) -> None:
+    for b in part.blocks[:META_BLOCK_SCAN]:
+        if b.kind is BlockKind.PARAGRAPH and (is_toc_title(b.text) or parse_heading(b.text, b.set_apart)):
+            break
+        for name, value in labelled_fields(b.text).items():
+            if name.endswith("_date"):
+                value = iso_date(value)
+            if value and getattr(part, name) is None:
+                setattr(part, name, value)
 
 
 def split_issue(blocks: Sequence[Block]) -> IssueParts:
@@ -216,9 +263,10 @@ def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
         i += 1
         if i < len(blocks) and not blocks[i].text.rstrip().endswith(("：", ":")):
             part.title = _title_after_issuers(blocks[i].text, part.issuer)
+    _read_metadata_block(part)
     for b in blocks:
-        if part.signed_date is None and (m := _DATE.match(_compact(b.text))):
-            part.signed_date = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+        if part.signed_date is None and (date := iso_date(_compact(b.text))) and "年" in b.text:
+            part.signed_date = date
     # the document's own 目录
     body: list[Block] = []
     j = 0

@@ -16,12 +16,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.chinese import heading_start
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page
 
-_HEADING_START = re.compile(
-    r"^\s*(第[一二三四五六七八九十百千零〇两\d]+[编章节部分]|附件|附录|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])"
-)
-_SENTENCE_END = re.compile(r"[。！？；：!?;:…”』」）)]$")
+# a page's last line that ends a sentence ends its paragraph; a colon does not (主要原因：
+# goes on with the reasons)
+_SENTENCE_END = re.compile(r"[。！？；!?;…”』」）)]$")
+_COLON_END = re.compile(r"[：:]$")
+# a line ending in a colon may stand short with up to this many line pitches below it, and
+# the text after it (not indented) still belongs to its paragraph
+COLON_GAP_PITCHES = 3.0
 _LATIN_END = re.compile(r"[A-Za-z0-9]")
 _LATIN_START = re.compile(r"^[A-Za-z0-9]")
 
@@ -123,19 +127,24 @@ class _Shape:
         if self.display(prev) and self.display(ln) and self.centred(ln) and prev.font_size == ln.font_size:
             # a display heading wrapped onto a second, centred line
             return prev.page_no == ln.page_no and ln.bbox[3] - prev.bbox[3] < 2.0 * (ln.font_size or 10)
-        if _HEADING_START.match(prev.text) and self.centred(ln) and not self.full(ln) and prev.page_no == ln.page_no:
+        if heading_start(prev.text) and self.centred(ln) and not self.full(ln) and prev.page_no == ln.page_no:
             # a heading whose last word wrapped onto a centred line (第三部分 …情况 / 说明)
             return ln.bbox[3] - prev.bbox[3] < 1.6 * self._m(ln).pitch and prev.font_size == ln.font_size
         if self.indented(ln) or self.centred(ln) or self.centred(prev):
             return False
-        if abs((prev.font_size or 0) - (ln.font_size or 0)) > 0.6 or _HEADING_START.match(ln.text):
+        if abs((prev.font_size or 0) - (ln.font_size or 0)) > 0.6 or heading_start(ln.text):
             return False
         if prev.page_no != ln.page_no:
+            if not self.full(prev) and heading_start(prev.text):
+                return False  # a heading on a page's last line: the next page opens its text
             # the page broke mid-paragraph: prev ran to the margin or stopped mid-sentence
             return self.full(prev) or not _SENTENCE_END.search(prev.text)
-        if not self.full(prev):
-            return False
         gap = ln.bbox[3] - prev.bbox[3] if ln.bbox and prev.bbox else 0
+        if not self.full(prev):
+            # a short line ends its paragraph, unless it ends in a colon and the text goes on
+            # below it at the margin (not indented: no new paragraph)
+            return bool(_COLON_END.search(prev.text)) and not heading_start(prev.text) and \
+                gap < COLON_GAP_PITCHES * self._m(ln).pitch
         return gap < 1.6 * self._m(ln).pitch
 
 

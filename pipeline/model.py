@@ -180,6 +180,8 @@ class Document:
     issuer: str | None = None
     signed_date: str | None = None  # ISO date
     publication: str | None = None  # 公开方式
+    effective_date: str | None = None  # ISO date: 生效日期 / 施行日期 of a labelled metadata block
+    validity: str | None = None  # 效力范围 / 时效性 (全文有效, 现行有效, ...)
     page_start: int | None = None
     page_end: int | None = None
     printed_page_start: int | None = None

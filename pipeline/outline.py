@@ -10,7 +10,8 @@ matches a pattern *and* its shape fits:
   The run-in title (up to the first 。 or ：, when short) is the heading's title; the rest
   of the paragraph is the section's text.
 
-Levels: part (编, 部分), subpart (分编), chapter (章), section (节), article (条), item (一、),
+Levels: part (编, 部分), supplementary (附则: a code's closing part, without a number),
+subpart (分编), chapter (章), section (节), article (条), item (一、),
 subitem (（一）), point (1.), subpoint (（1）), heading (an input-marked heading without a
 number, e.g. an HTML <h2> or a <strong>-only paragraph), front (text before the first
 heading), back_matter (after the document's 公开方式 line).
@@ -22,56 +23,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pipeline.chinese import GRAMMAR, NUM, SUPPLEMENTARY, cn_to_int, join_han, next_item_marker
 from pipeline.model import Block, BlockKind, Section
 
-CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-NUM = r"[一二三四五六七八九十百千零〇○两\d]+"
-
-
-def cn_to_int(text: str) -> int | None:
-    """Chinese (or Arabic) numeral to int: 十二 -> 12, 一百零五 -> 105, 二〇二一 -> 2021."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return int(text)
-    if all(ch in CN_DIGITS for ch in text):  # digit by digit: 二〇二一
-        return int("".join(str(CN_DIGITS[ch]) for ch in text))
-    total, digit = 0, 0
-    for ch in text:
-        if ch in CN_DIGITS:
-            digit = CN_DIGITS[ch]
-        elif ch in CN_UNITS:
-            total += (digit or 1) * CN_UNITS[ch]
-            digit = 0
-        else:
-            return None
-    return total + digit
-
-
-@dataclass(frozen=True)
-class Rule:
-    level: str
-    rank: int
-    pattern: re.Pattern[str]
-    run_in: bool  # may share its paragraph with body text
-
-
 _SP = r"[\s\u3000]*"
-GRAMMAR: tuple[Rule, ...] = (
-    Rule("part", 1, re.compile(rf"^第{_SP}({NUM}){_SP}(?:编|部分)"), False),
-    Rule("subpart", 2, re.compile(rf"^第{_SP}({NUM}){_SP}分{_SP}编"), False),  # 民法典: 第一分编 通则
-    Rule("chapter", 3, re.compile(rf"^第{_SP}({NUM}){_SP}章"), False),
-    Rule("section", 4, re.compile(rf"^第{_SP}({NUM}){_SP}节"), False),
-    Rule("article", 5, re.compile(rf"^第{_SP}({NUM}){_SP}条"), True),
-    Rule("item", 6, re.compile(r"^([一二三四五六七八九十百]+)[、，,]"), True),
-    Rule("subitem", 7, re.compile(r"^[（(]([一二三四五六七八九十百]+)[）)]"), True),
-    Rule("point", 8, re.compile(r"^(\d{1,3})[.．、](?!\d)"), True),
-    Rule("subpoint", 9, re.compile(r"^[（(](\d{1,3})[）)]"), True),
-)
-LEVELS = tuple(r.level for r in GRAMMAR)
-
 _SENTENCE_PUNCT = re.compile(r"[。；！？!?;]")
 MAX_HEADING_CHARS = 60
 MAX_RUN_IN_TITLE = 60
@@ -100,6 +55,8 @@ def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> 
     ``one_line``: it was set in one line, which is enough for 编/章/节/部分 headings.
     """
     text = text.strip()
+    if SUPPLEMENTARY.match(text) and (set_apart or one_line):
+        return Heading("supplementary", 1, None, text, "附则", "")  # 民法典: 附　则 closes the code, beside its 编
     for rule in GRAMMAR:
         m = rule.pattern.match(text)
         if not m:
@@ -124,7 +81,7 @@ def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> 
 
 def _clean_title(title: str) -> str:
     title = re.sub(r"[\s\u3000]+", " ", title).strip()
-    title = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", title) if _spaced_out(title) else title
+    title = join_han(title) if _spaced_out(title) else title
     return title.rstrip("。：:").strip()
 
 
@@ -172,7 +129,7 @@ def build_sections(
             texts[sec.seq].append(block.text)
         _extend(sec, block)
 
-    blocks = list(blocks)
+    blocks = _join_wrapped_titles(list(blocks))
     skip = False
     i = -1
     while i + 1 < len(blocks):
@@ -195,8 +152,7 @@ def build_sections(
             if title:  # 第一章 on one line, its title on the next
                 h = Heading(h.level, h.rank, h.number, f"{h.heading} {title}", _clean_title(title), "")
                 skip = True
-        while stack and stack[-1][0] >= h.rank:
-            stack.pop()
+        _close_to_parent(stack, h)
         parent = stack[-1][1] if stack else None
         key = _path_key(h.heading)
         sec = Section(
@@ -218,14 +174,62 @@ def build_sections(
     return sections, table_sections
 
 
-# where a run-in item's successor can start inside a paragraph: right after a sentence end
-_NEXT_MARKER = {
-    "article": lambda n: rf"第{_SP}{int_to_cn(n)}{_SP}条",
-    "item": lambda n: rf"{int_to_cn(n)}、",
-    "subitem": lambda n: rf"[（(]{int_to_cn(n)}[）)]",
-    "point": lambda n: rf"{n}[.．、](?!\d)",
-    "subpoint": lambda n: rf"[（(]{n}[）)]",
-}
+_ITEM_LEVELS = frozenset({"item", "subitem", "point", "subpoint"})
+
+
+def _close_to_parent(stack: list[tuple[int, Section]], h: Heading) -> None:
+    """Close the open sections that ``h`` does not belong to.
+
+    Headings of a higher or equal rank close, with two exceptions that keep a quoted
+    structure inside the document's own (a regulation's 第一条…第三条 quoted under 一、):
+    an article opened while an item is open and no article is, is quoted there and closes
+    nothing; and an item whose number follows an open item of its level is that item's
+    sibling, however deep something else sits between them (二、 beside 一、, not under 第三条).
+    """
+    levels = {sec.level for _, sec in stack}
+    if h.level == "article" and "article" not in levels and levels & _ITEM_LEVELS:
+        return
+    for k in range(len(stack) - 1, -1, -1):
+        sec = stack[k][1]
+        if sec.level == h.level and sec.number is not None and h.number == sec.number + 1:
+            del stack[k:]
+            return
+    while stack and stack[-1][0] >= h.rank:
+        stack.pop()
+
+
+# a run-in heading too long for its line carries its last word to the next line
+# (…行政单位离退休 / （项）。主要用于：…): a heading line at least this long may have wrapped,
+WRAPPED_TITLE_MIN_CHARS = 20
+# and the carried part is at most this many characters before its 。 or ：
+WRAPPED_TITLE_TAIL_CHARS = 8
+_TITLE_TAIL = re.compile(rf"^[^。：:，,；;\s]{{1,{WRAPPED_TITLE_TAIL_CHARS}}}[。：:]")
+
+
+def _join_wrapped_titles(blocks: list[Block]) -> list[Block]:
+    """Join a run-in heading that stood alone on a line to the next paragraph when that
+    paragraph opens with the rest of the heading's title."""
+    out: list[Block] = []
+    for block in blocks:
+        prev = out[-1] if out else None
+        if prev is not None and _title_continues(prev, block):
+            out[-1] = Block(BlockKind.PARAGRAPH, prev.text + block.text, prev.page_start, block.page_end,
+                            n_lines=prev.n_lines + block.n_lines)
+            continue
+        out.append(block)
+    return out
+
+
+def _title_continues(head: Block, block: Block) -> bool:
+    if head.kind is not BlockKind.PARAGRAPH or block.kind is not BlockKind.PARAGRAPH:
+        return False
+    text = head.text.strip()
+    if len(text) < WRAPPED_TITLE_MIN_CHARS or re.search(r"[。：:；;！？]$", text):
+        return False
+    h = heading_of(head)
+    if h is None or h.rest or not any(r.level == h.level and r.run_in for r in GRAMMAR):
+        return False
+    return bool(_TITLE_TAIL.match(block.text.strip())) and heading_of(block) is None
 
 
 def _split_at_next_item(block: Block, open_items: Sequence[tuple[str, int | None]]) -> tuple[Block, Block] | None:
@@ -239,10 +243,10 @@ def _split_at_next_item(block: Block, open_items: Sequence[tuple[str, int | None
         return None
     best: int | None = None
     for level, number in open_items:
-        marker = _NEXT_MARKER.get(level)
-        if marker is None or number is None:
+        marker = next_item_marker(level, number + 1) if number is not None else None
+        if marker is None:
             continue
-        m = re.search(rf"(?<=[。；;])[\s\u3000]*(?={marker(number + 1)})", block.text)
+        m = re.search(rf"(?<=[。；;])[\s\u3000]*(?={marker})", block.text)
         if m and (best is None or m.end() < best):
             best = m.end()
     if best is None:
@@ -252,28 +256,17 @@ def _split_at_next_item(block: Block, open_items: Sequence[tuple[str, int | None
             Block(block.kind, tail, block.page_start, block.page_end, n_lines=1))
 
 
-def int_to_cn(n: int) -> str:
-    """12 -> 十二, 20 -> 二十, 105 -> 一百零五 (the numerals of 一、 and （一） items)."""
-    digits = "零一二三四五六七八九"
-    if n < 10:
-        return digits[n]
-    if n < 20:
-        return "十" + (digits[n - 10] if n > 10 else "")
-    if n < 100:
-        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
-    rest = n % 100
-    tail = "" if rest == 0 else ("零" + digits[rest] if rest < 10 else (digits[rest // 10] + "十" + (digits[rest % 10] if rest % 10 else "")))
-    return digits[n // 100] + "百" + tail
-
-
 def _title_line(block: Block) -> str | None:
     """A short set-apart line that is no heading itself: the title under a bare 第X章."""
     text = block.text.strip()
     ok = block.kind is BlockKind.PARAGRAPH and block.set_apart and 0 < len(text) <= 40
-    return text if ok and not _SENTENCE_PUNCT.search(text) and heading_of(block) is None else None
+    # 附　则 under a bare 第X章 is that chapter's title, not the code's closing part
+    return text if ok and not _SENTENCE_PUNCT.search(text) and (heading_of(block) is None or SUPPLEMENTARY.match(text)) else None
 
 
 def _path_key(printed: str) -> str:
+    if SUPPLEMENTARY.match(printed):
+        return "附则"
     m = re.match(rf"^(第{_SP}{NUM}{_SP}[编章节条]|第{_SP}{NUM}{_SP}(?:部分|分{_SP}编)|[一二三四五六七八九十百]+、|[（(][^）)]+[）)]|\d+[.．、]?)", printed)
     return re.sub(r"[\s\u3000/]", "", m.group(1)).rstrip("、.．") if m else printed.replace("/", "／")[:20]
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import statistics
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from pipeline import faults
 from pipeline.clean import clean_pages
 from pipeline.extract.pdf import PdfError, open_pdf
-from pipeline.issue import DocPart, caption_for, split_issue
+from pipeline.issue import DocPart, IssueParts, caption_for, labelled_fields, split_issue
 from pipeline.layout import build_blocks
-from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, SourceResult
+from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
 from pipeline.outline import build_sections, heading_of
 from pipeline.settings import Settings, resolve
 from pipeline.tables import merge_across_pages, to_table
 from pipeline.toc import check_document, check_issue, is_toc_title
+
+T = TypeVar("T")
 
 
 class InputError(Exception):
@@ -90,11 +95,13 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
         if unreadable == len(pages):
             raise InputError("unreadable_pdf", f"none of the {len(pages)} pages could be read: {pages[0].warnings[0]}")
         raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
-    pages = clean_pages(pages, settings)
-    merged, regions = merge_across_pages(pages, settings)
+    notes: list[str] = []  # stages that failed for the whole input: every document says so
+    pages = guarded("clean", source, notes, lambda: pages, clean_pages, pages, settings)
+    merged, regions = guarded("tables", source, notes, lambda: ([], []), merge_across_pages, pages, settings)
     anchors = {(m.pieces[0].page_no, m.pieces[0].region): i for i, m in enumerate(merged)}
-    blocks = build_blocks(pages, anchors, regions)
-    parts = split_issue(blocks)
+    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, anchors, regions)
+    parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [DocPart(list(blocks))], []),
+                    split_issue, blocks)
     unit_id = parts.unit_id(raw_sha256)
     offset = printed_offset(pages)
     kind = "gazette_pdf" if parts.issue or any(p.doc_number for p in parts.documents) else "pdf"
@@ -105,12 +112,47 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
             doc.title = _title_block(part.blocks) or _largest_text(pages, doc.page_start)
         result.documents.append(doc)
     if parts.toc:
-        result.issue_toc_checks = check_issue(parts.toc, result.documents)
+        result.issue_toc_checks = guarded("toc", source, notes, list, check_issue, parts.toc, result.documents)
     result.removed = _removed(pages, result.documents, parts.removed, [p.removed for p in parts.documents])
     for page in pages:  # what could not be read goes to the document it belongs to
         doc = next((d for d in result.documents if (d.page_start or 0) <= page.page_no <= (d.page_end or 0)), None)
         (doc.warnings if doc else result.warnings).extend(page.warnings)
+    result.warnings += notes
+    for doc in result.documents:
+        doc.warnings[:0] = [note for note in notes if note not in doc.warnings]
     return result
+
+
+def guarded(stage: str, source: str, notes: list[str], fallback: Callable[[], T], run: Callable[..., T], *args) -> T:
+    """``run(*args)``, one stage of one input. A failure (a bug, a file no rule foresaw) costs
+    a note naming the stage and ``fallback()``'s plainer result, never the document: what the
+    earlier stages made is kept and written. Running out of memory is left to the
+    per-document boundary. ``GAZETTE_FAULTS`` can make any stage fail here (tests)."""
+    try:
+        faults.check(stage, source)
+        return run(*args)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        note = (f"{stage} stage failed, the document keeps what the earlier stages made "
+                f"({type(exc).__name__}: {exc} at {Path(where.filename).name}:{where.lineno})"[:400])
+        if note not in notes:  # once per document, however many tables it failed on
+            notes.append(note)
+        return fallback()
+
+
+def line_blocks(pages: Sequence[Page]) -> list[Block]:
+    """Each body line a paragraph of its own: the text when the layout stage failed."""
+    return [Block(BlockKind.PARAGRAPH, ln.text, page.page_no, page.page_no)
+            for page in pages for ln in page.lines if ln.layer is Layer.BODY and ln.text.strip()]
+
+
+def front_only(blocks: Sequence[Block]) -> tuple[list[Section], dict[int, int]]:
+    """All text in one front section: the sections when the outline stage failed."""
+    text = "\n".join(b.text for b in blocks if b.text)
+    pages = [b.page_start for b in blocks if b.page_start is not None]
+    return [Section(0, "front", None, "", "", None, "", text, min(pages, default=None), max(pages, default=None))], {}
 
 
 def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, merged, offset) -> Document:
@@ -119,6 +161,7 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
     doc = Document(
         doc_id=doc_id, kind=kind, source=source, raw_sha256=sha, title=part.title, issue=issue,
         doc_number=part.doc_number, issuer=part.issuer, signed_date=part.signed_date, publication=part.publication,
+        effective_date=part.effective_date, validity=part.validity,
         page_start=min(pages) if pages else None, page_end=max(pages) if pages else None, toc=part.toc,
     )
     if doc.page_start is not None and offset is not None:
@@ -133,14 +176,16 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
         renumbered.append(b)
     body, back = renumbered[: len(part.blocks)], renumbered[len(part.blocks) :]
     doc.blocks = renumbered
-    doc.sections, table_sections = build_sections(body, back)
+    doc.sections, table_sections = guarded("outline", source, doc.warnings, lambda: front_only(renumbered),
+                                           build_sections, body, back)
     for source_index, i in sorted(local.items(), key=lambda kv: kv[1]):
         table = to_table(merged[source_index], f"t{i + 1}")
         at = next(k for k, b in enumerate(renumbered) if b.kind is BlockKind.TABLE and b.table_index == i)
-        table.caption, table.label = caption_for(renumbered, at)
+        table.caption, table.label = guarded("captions", source, doc.warnings, lambda: (None, None),
+                                             caption_for, renumbered, at)
         table.section_seq = table_sections.get(i)
         doc.tables.append(table)
-    doc.toc_checks = check_document(doc, offset)
+    doc.toc_checks = guarded("toc", source, doc.warnings, list, check_document, doc, offset)
     return doc
 
 
@@ -149,6 +194,8 @@ def _title_block(blocks: Sequence[Block]) -> str | None:
     for block in blocks[:8]:
         if block.kind is not BlockKind.PARAGRAPH or heading_of(block) is not None or is_toc_title(block.text):
             break
+        if labelled_fields(block.text):
+            continue  # 发文单位：… / 文 号：…: a legal database's metadata, not the title
         if block.set_apart and 2 <= len(block.text) <= 80:
             return block.text.strip()
     return None

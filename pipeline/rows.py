@@ -79,7 +79,8 @@ def result_tables(result: SourceResult, now: dt.datetime | None = None) -> dict[
         docs.append({
             "unit_id": unit, "doc_id": d.doc_id, "kind": d.kind, "issue": d.issue, "title": d.title,
             "doc_number": d.doc_number, "issuer": d.issuer, "signed_date": _date(d.signed_date),
-            "publication": d.publication, "source": d.source, "raw_sha256": d.raw_sha256,
+            "publication": d.publication, "effective_date": _date(d.effective_date), "validity": d.validity,
+            "source": d.source, "raw_sha256": d.raw_sha256,
             "page_start": d.page_start, "page_end": d.page_end, "printed_page_start": d.printed_page_start,
             "n_sections": sum(1 for s in d.sections if s.level != "front"),
             "n_chapters": sum(1 for s in d.sections if s.level == "chapter"),

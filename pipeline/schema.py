@@ -6,7 +6,7 @@ Every dataset carries ``unit_id``: the input (issue, page) whose re-processing r
 its rows.
 
 Levels in ``sections.level``: front (text before the first heading), part (第X编/第X部分),
-subpart (第X分编), chapter (第X章), section (第X节), article (第X条), item (一、), subitem (（一）),
+supplementary (附则 closing a code, beside its 编), subpart (第X分编), chapter (第X章), section (第X节), article (第X条), item (一、), subitem (（一）),
 point (1.), subpoint (（1）), heading (an HTML heading without a number), back_matter.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -29,6 +29,8 @@ DOCUMENTS = pa.schema(
         ("issuer", pa.string()),
         ("signed_date", pa.date32()),
         ("publication", pa.string()),  # 公开方式
+        ("effective_date", pa.date32()),  # 生效日期 / 施行日期 (a legal database's metadata block)
+        ("validity", pa.string()),  # 效力范围 / 时效性: 全文有效, 现行有效, ...
         ("source", pa.string()),  # path or URL
         ("raw_sha256", pa.string()),
         ("page_start", pa.int32()),

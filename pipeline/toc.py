@@ -10,18 +10,17 @@ differs from the entry's page). Body headings at a listed level that the 目录 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
+from pipeline.chinese import fold
 from pipeline.model import Block, BlockKind, Document, Section, TocCheck, TocEntry
 from pipeline.outline import parse_heading
 
-CHECKED_LEVELS = ("part", "subpart", "chapter", "section")
+CHECKED_LEVELS = ("part", "supplementary", "subpart", "chapter", "section")
 _TOC_TITLE = re.compile(r"^目\s*录$")
 _LEADER_PAGE = re.compile(r"^(.*?)(?:[\s.·…．。_-]{2,}|\s+)(\d{1,4})$")
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'})
 
 
 def is_toc_title(text: str) -> bool:
@@ -29,8 +28,8 @@ def is_toc_title(text: str) -> bool:
 
 
 def norm_title(text: str) -> str:
-    """Whitespace, full/half width and quote styles folded, for comparing titles."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).translate(_QUOTES))
+    """The form two titles are compared in (``chinese.fold``)."""
+    return fold(text)
 
 
 def _split_page(text: str) -> tuple[str, int | None]:
@@ -91,7 +90,7 @@ def _scoped_keys(headings: Sequence[tuple[str, int | None]]) -> list[tuple]:
     part = chapter = None
     keys = []
     for level, number in headings:
-        if level == "part":
+        if level in ("part", "supplementary"):
             part, chapter = number, None
             keys.append((level, number))
         elif level == "subpart":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.chinese import cn_to_int, int_to_cn
 from pipeline.clean import clean_pages, is_watermark, page_number_value
 from pipeline.extract.chars import Char, chars_to_lines
 from pipeline.extract.pdf import SPANNED
 from pipeline.issue import caption_for, doc_number_alone, issue_id, parse_issue_toc, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
-from pipeline.outline import build_sections, cn_to_int, int_to_cn, parse_heading
+from pipeline.outline import build_sections, parse_heading
 from pipeline.settings import Settings, resolve
 from pipeline.tables import clean_cell, merge_across_pages, normalise_grid
 from pipeline.toc import check_document, numbering_checks, parse_toc_blocks

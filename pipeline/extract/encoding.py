@@ -32,6 +32,8 @@ from __future__ import annotations
 import codecs
 import re
 
+import regex
+
 __all__ = ["decode_html", "normalize_charset", "charset_from_content_type", "sniff_declared_charset"]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -95,7 +97,7 @@ _SNIFF_BYTES = 65536
 # Characters that never occur in real text pages: C0/C1 controls (except tab, newlines, form feed),
 # private-use code points and U+FFFD.
 _JUNK_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
-_CJK_RE = re.compile("[\u4e00-\u9fff]")
+_CJK_RE = regex.compile(r"\p{Han}")  # every Han block
 # Latin-1 letters and symbols that pile up when CJK bytes are decoded as a Western code page
 _LATIN1_RE = re.compile("[\u00c0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u201e\u2020-\u2030]")
 

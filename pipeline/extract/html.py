@@ -63,6 +63,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urljoin
 
 import lxml.etree
+import regex
 
 from pipeline.extract.encoding import decode_html
 from pipeline.model import Block, BlockKind, Image, Removed, Table
@@ -151,12 +152,13 @@ MAX_SPAN = 50
 SHORT = 80  # metadata lines (source, byline, dateline) are at most this long
 
 _WS_RUN_RE = re.compile(r"[ \t\r\n\f\v\u00a0\u200b\u2028\u2029\ufeff]+")
-_WIDE = "\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef"
-_WIDE_BREAK_RE = re.compile(rf"(?<=[{_WIDE}])[ \t\r\f\v]*\n[ \t\r\n\f\v]*(?=[{_WIDE}])")
+# wide (CJK) text: every Han block (\p{Han}: a name such as 王䶮 or 𠮷 too), CJK punctuation, full-width forms
+_WIDE = r"\p{Han}\u2e80-\u2fff\u3000-\u303f\uff00-\uffef"
+_WIDE_BREAK_RE = regex.compile(rf"(?<=[{_WIDE}])[ \t\r\f\v]*\n[ \t\r\n\f\v]*(?=[{_WIDE}])")
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SENTENCE_PUNCT_RE = re.compile(r"[，。；！？]")
 _PUNCT_RE = re.compile(r"[，。！？；：、“”《》（）,.;!?]")
-_WORDCHAR_RE = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_WORDCHAR_RE = regex.compile(r"[0-9A-Za-z\p{Han}]")
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _JUNK_CHAR_RE = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
 _TAG_RE = re.compile(
@@ -238,13 +240,13 @@ _SOURCE_RE = re.compile(
 _SOURCE_LINE_RE = re.compile(r"^[（(【\[]?\s*(?:文章|本文|新闻|稿件|信息|消息)?来\s*源\s*[:：]")
 # an unlabelled source beside the date: ``2019-09-26 10:56:28 证券时报网``
 _DATE_TEXT_RE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
-_ORG_NAME_RE = re.compile(
-    r"[\u4e00-\u9fff]{2,14}(?:网|报|社|台|刊|频道|新闻|财经|杂志|在线|传媒|资讯|证券|观察)(?:[\u4e00-\u9fff]{0,4}号)?"
+_ORG_NAME_RE = regex.compile(
+    r"\p{Han}{2,14}(?:网|报|社|台|刊|频道|新闻|财经|杂志|在线|传媒|资讯|证券|观察)(?:\p{Han}{0,4}号)?"
 )
 _AUTHOR_RES = (
     re.compile(r"作\s*者\s*[:：]\s*(?P<v>[^\s|｜()（）\[\]【】]{1,30})"),
-    re.compile(
-        r"(?:^|[\s（(【\[])(?:本报)?记\s*者\s*[:：]?\s*(?P<v>[\u4e00-\u9fff·]{2,4}(?:[、，,\s]+[\u4e00-\u9fff·]{2,4})*)(?=$|[\s）)】\]])"
+    regex.compile(
+        r"(?:^|[\s（(【\[])(?:本报)?记\s*者\s*[:：]?\s*(?P<v>[\p{Han}·]{2,4}(?:[、，,\s]+[\p{Han}·]{2,4})*)(?=$|[\s）)】\]])"
     ),
     re.compile(
         r"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<v>[^\s|｜()（）\[\]【】]{1,30}(?:、[^\s|｜()（）]{1,10})*)"
@@ -319,7 +321,7 @@ def clean_text(s: str, *, cjk_breaks: bool = True) -> str:
 
 
 _SOFT_BREAK = "\x01"
-_SOFT_JOIN_RE = re.compile(rf"(?<=[{_WIDE}])\s*\x01[\s\x01]*(?=[{_WIDE}])")
+_SOFT_JOIN_RE = regex.compile(rf"(?<=[{_WIDE}])\s*\x01[\s\x01]*(?=[{_WIDE}])")
 
 
 def _join_soft_breaks(s: str) -> str:
