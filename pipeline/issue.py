@@ -84,14 +84,20 @@ def _page_ref(text: str) -> re.Match | None:
     return m if m and parse_heading(text[: m.start()].strip(), True) is None else None
 
 
+# an issue 目录 entry (its group line, its title, its 文号) may wrap over this many lines
+# before its page reference: a narrow column of a two-column 目录 wraps a title into six
+MAX_ENTRY_LINES = 12
+
+
 def issue_toc_end(blocks: Sequence[Block], start: int, stop: int) -> int:
-    """Index after the issue 目录 that starts at ``blocks[start]``: the last entry with a
-    page reference, before a run of blocks without one."""
+    """Index after the issue 目录 that starts at ``blocks[start]``: after the last entry with a
+    page reference, where a sentence of body text or a long run of lines without one begins."""
     end = start + 1
     for i in range(start + 1, stop):
-        if _page_ref(blocks[i].text.strip()):
+        text = blocks[i].text.strip()
+        if _page_ref(text):
             end = i + 1
-        elif i - end >= 4:
+        elif i - end >= MAX_ENTRY_LINES or "。" in text:
             break
     return end
 

@@ -14,7 +14,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.chinese import heading_start
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page
@@ -109,13 +109,16 @@ class _Shape:
         m = self._m(ln)
         return ln.x0 >= m.left + 1.2 * m.size
 
-    def centred(self, ln: Line) -> bool:
+    def centred(self, ln: Line, loose: bool = False) -> bool:
+        """Set centred: the middle of the line at the middle of the text, with insets wider than
+        a paragraph's two-character first-line indent (``loose``: any inset, for a display-size
+        line after another, a wrapped title, which a narrow column leaves little room around)."""
         if ln.bbox is None:
             return False
         m = self._m(ln)
         mid = (ln.bbox[0] + ln.bbox[2]) / 2
-        # insets wider than a paragraph's two-character first-line indent
-        inset = ln.x0 > m.left + 2.5 * m.size and ln.bbox[2] < m.right - 2.5 * m.size
+        least = 0.0 if loose else 2.5 * m.size
+        inset = ln.x0 > m.left + least and ln.bbox[2] < m.right - least and not (loose and self.full(ln))
         return inset and abs(mid - m.centre) < 1.5 * m.size
 
     def display(self, ln: Line) -> bool:
@@ -124,7 +127,7 @@ class _Shape:
 
     def continues(self, prev: Line, ln: Line) -> bool:
         """Does ``ln`` continue the paragraph that ``prev`` is part of?"""
-        if self.display(prev) and self.display(ln) and self.centred(ln) and prev.font_size == ln.font_size:
+        if self.display(prev) and self.display(ln) and self.centred(ln, loose=True) and prev.font_size == ln.font_size:
             # a display heading wrapped onto a second, centred line
             return prev.page_no == ln.page_no and ln.bbox[3] - prev.bbox[3] < 2.0 * (ln.font_size or 10)
         if heading_start(prev.text) and self.centred(ln) and not self.full(ln) and prev.page_no == ln.page_no:
@@ -165,9 +168,13 @@ def build_blocks(
         table_tops.setdefault(page_no, []).append((exclude[region][1][1], table_index))
     items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | table index)
     columns: dict[int, str] = {}  # id(line) -> its column, on pages set in two columns
+    bodies = {page.page_no: [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
+              for page in pages}
+    gutters = page_gutters(pages, bodies)
     for page in pages:
-        body = [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
-        items += _page_items(page.page_no, body, table_tops.get(page.page_no, []), columns)
+        gutter = gutters.get(page.page_no)
+        body = [part for ln in bodies[page.page_no] for part in split_at_gutter(ln, gutter)]
+        items += _page_items(page.page_no, body, table_tops.get(page.page_no, []), columns, gutter)
     items.sort(key=lambda it: (it[0], it[1]))
     lines = [it[2] for it in items if isinstance(it[2], Line)]
     widths = {p.page_no: round(p.width) for p in pages}
@@ -200,10 +207,9 @@ def build_blocks(
 
 
 def _page_items(page_no: int, body: list[Line], tables: list[tuple[float, int]],
-                columns: dict[int, str]) -> list[tuple[int, tuple, object]]:
+                columns: dict[int, str], gutter: tuple[float, float] | None) -> list[tuple[int, tuple, object]]:
     """One page's lines and table anchors with their reading-order keys: top to bottom, or
     column by column on a page set in two columns (whose lines are noted in ``columns``)."""
-    gutter = two_column_gutter(body)
     if gutter is None:
         return ([(page_no, (ln.top, order), ln) for order, ln in enumerate(_rows(body))]
                 + [(page_no, (top, -1), index) for top, index in tables])
@@ -274,6 +280,82 @@ def two_column_gutter(lines: Sequence[Line]) -> tuple[float, float] | None:
     long_left = statistics.median(ln.bbox[2] - ln.bbox[0] for ln in lefts) >= 0.6 * (best[0] - left)
     long_right = statistics.median(ln.bbox[2] - ln.bbox[0] for ln in rights) >= 0.6 * (right - best[1])
     return best if long_left and long_right else None
+
+
+def split_at_gaps(line: Line) -> list[Line]:
+    """``line`` cut at every wide blank stretch inside it (``Line.gaps``)."""
+    return _cut(line, list(line.gaps))
+
+
+def split_at_gutter(line: Line, gutter: tuple[float, float] | None) -> list[Line]:
+    """``line`` cut where one of its blank stretches holds the middle of the gutter: on a
+    page set in two columns, a left and a right column line that share a baseline."""
+    if gutter is None or not line.gaps:
+        return [line]
+    middle = (gutter[0] + gutter[1]) / 2
+    return _cut(line, [g for g in line.gaps if g[0] - 1 <= middle <= g[1] + 1])
+
+
+def _cut(line: Line, gaps: list[tuple[float, float, int]]) -> list[Line]:
+    if not gaps or line.bbox is None:
+        return [line]
+    out, start, x_start = [], 0, line.bbox[0]
+    for x0, x1, at in sorted(gaps, key=lambda g: g[2]):
+        text = line.text[start:at].strip()
+        if text:
+            out.append(replace(line, text=text, bbox=(x_start, line.bbox[1], x0, line.bbox[3]),
+                               gaps=tuple(g for g in line.gaps if start < g[2] < at)))
+        start, x_start = at, x1
+    rest = line.text[start:].strip()
+    if rest:
+        out.append(replace(line, text=rest, bbox=(x_start, line.bbox[1], line.bbox[2], line.bbox[3]),
+                           gaps=tuple(g for g in line.gaps if g[2] > start)))
+    return out
+
+
+def page_gutters(pages: Sequence[Page], bodies: dict[int, list[Line]]) -> dict[int, tuple[float, float]]:
+    """The column gutter of every page set in two columns, decided for the document.
+
+    A page where the layout is clear (enough lines on both sides, ``two_column_gutter``)
+    gives its gutter; a sparse page of the same document (a 目录 of short lines, a page where
+    a chapter begins) takes the gutter of the nearest clear page of its width when its lines
+    leave that gutter free, as the typesetter's grid does. A page whose lines run across the
+    middle (a title page, a one-column part of the document) stays one column.
+    """
+    clear: dict[int, tuple[float, float]] = {}
+    for page in pages:
+        pieces = [part for ln in bodies[page.page_no] for part in split_at_gaps(ln)]
+        gutter = two_column_gutter(pieces)
+        if gutter is not None:
+            clear[page.page_no] = gutter
+    if not clear:
+        return {}
+    widths = {p.page_no: round(p.width) for p in pages}
+    out = dict(clear)
+    for page in pages:
+        if page.page_no in clear:
+            continue
+        near = sorted((n for n in clear if widths[n] == widths[page.page_no]), key=lambda n: abs(n - page.page_no))
+        if near and _leaves_free(bodies[page.page_no], clear[near[0]]):
+            out[page.page_no] = clear[near[0]]
+    return out
+
+
+# a sparse page takes the document's gutter when no more than this share of its lines (and
+# at least MIN_CROSSING_LINES) run across it: a title over both columns, a wide table's note
+CROSSING_SHARE = 1 / 7
+MIN_CROSSING_LINES = 2
+
+
+def _leaves_free(lines: Sequence[Line], gutter: tuple[float, float]) -> bool:
+    """Do the page's lines keep out of ``gutter`` (or only cross it through a blank stretch)?"""
+    placed = [part for ln in lines for part in split_at_gutter(ln, gutter) if part.bbox is not None]
+    if not placed:
+        return False
+    crossing = [ln for ln in placed if ln.bbox[0] < gutter[0] - 1 and ln.bbox[2] > gutter[1] + 1]
+    right = [ln for ln in placed if ln.bbox[0] >= gutter[1] - 1]
+    allowed = max(MIN_CROSSING_LINES, int(len(placed) * CROSSING_SHARE))
+    return len(crossing) <= allowed and bool(right)
 
 
 def _column_of(ln: Line, gutter: tuple[float, float]) -> str | None:

@@ -39,6 +39,9 @@ class Line:
     font_size: float | None = None
     layer: Layer = Layer.BODY
     reason: str | None = None  # which cleaning rule re-tagged it (watermark, running_header, ...)
+    # wide blank stretches inside the line, (x0, x1, text offset): where a column gutter may run
+    # through it (the layout stage splits a line there on a page set in columns)
+    gaps: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def x0(self) -> float:

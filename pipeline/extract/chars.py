@@ -21,6 +21,10 @@ _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
 SEGMENT_GAP = 2.5
 # baselines closer than this share of the font size are on the same line
 SAME_LINE = 0.45
+# a blank stretch at least this many font sizes wide inside a line (and narrower than
+# SEGMENT_GAP) is noted on the line: a column gutter can be this narrow (8 mm at 12 pt is
+# 1.9), while justified text never spreads its characters this far
+COLUMN_GAP = 1.2
 
 
 _X0, _BASELINE = itemgetter(1), itemgetter(3)
@@ -48,6 +52,7 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
     row.sort(key=_X0)
     lines: list[Line] = []
     parts: list[str] = []
+    gaps: list[tuple[float, float, int]] = []
     x0 = x1 = None
     size = baseline = 0.0
     p_text, p_x1, p_size, p_space = "", 0.0, 0.0, True
@@ -58,11 +63,13 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
             gap = c_x0 - p_x1
             big = c_size if c_size > p_size else p_size
             if gap > SEGMENT_GAP * big:
-                _emit(lines, parts, x0, x1, size, baseline, page_no)
-                parts, x0, x1, size, baseline = [], None, None, 0.0, 0.0
+                _emit(lines, parts, x0, x1, size, baseline, page_no, gaps)
+                parts, gaps, x0, x1, size, baseline = [], [], None, None, 0.0, 0.0
             elif (gap > 0.25 * big and not space and not p_space
                     and (gap > 0.75 * big or not (_is_cjk(p_text) and _is_cjk(text)))):
                 parts.append(" ")
+                if gap > COLUMN_GAP * big:
+                    gaps.append((p_x1, c_x0, sum(map(len, parts))))
         first = False
         parts.append(text)
         if c_size > size:
@@ -75,15 +82,21 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
             if x1 is None or c_x1 > x1:
                 x1 = c_x1
         p_text, p_x1, p_size, p_space = text, c_x1, c_size, space
-    _emit(lines, parts, x0, x1, size, baseline, page_no)
+    _emit(lines, parts, x0, x1, size, baseline, page_no, gaps)
     return lines
 
 
-def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: float, page_no: int) -> None:
-    text = "".join(parts).strip()
+def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: float, page_no: int,
+          gaps: list[tuple[float, float, int]]) -> None:
+    raw = "".join(parts)
+    text = raw.strip()
     if text and x0 is not None:
         bbox = (round(x0, 2), round(baseline - size, 2), round(x1, 2), round(baseline, 2))
-        lines.append(Line(unicodedata.normalize("NFC", text), page_no, bbox, round(size, 2)))
+        normal = unicodedata.normalize("NFC", text)
+        lead = len(raw) - len(raw.lstrip())
+        kept = () if len(normal) != len(text) else tuple(  # offsets hold while NFC keeps the length
+            (round(a, 2), round(b, 2), at - lead) for a, b, at in gaps if 0 < at - lead < len(text))
+        lines.append(Line(normal, page_no, bbox, round(size, 2), gaps=kept))
 
 
 def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
