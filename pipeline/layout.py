@@ -127,8 +127,9 @@ class _Shape:
 
     def continues(self, prev: Line, ln: Line) -> bool:
         """Does ``ln`` continue the paragraph that ``prev`` is part of?"""
-        if self.display(prev) and self.display(ln) and self.centred(ln, loose=True) and prev.font_size == ln.font_size:
-            # a display heading wrapped onto a second, centred line
+        if (self.display(prev) and self.display(ln) and prev.font_size == ln.font_size
+                and (self.centred(ln, loose=True) or self.full(ln)) and not heading_start(ln.text)):
+            # a display heading wrapped onto a second, centred line (or a full one: a narrow column)
             return prev.page_no == ln.page_no and ln.bbox[3] - prev.bbox[3] < 2.0 * (ln.font_size or 10)
         if heading_start(prev.text) and self.centred(ln) and not self.full(ln) and prev.page_no == ln.page_no:
             # a heading whose last word wrapped onto a centred line (第三部分 …情况 / 说明)

@@ -25,6 +25,8 @@ SAME_LINE = 0.45
 # SEGMENT_GAP) is noted on the line: a column gutter can be this narrow (8 mm at 12 pt is
 # 1.9), while justified text never spreads its characters this far
 COLUMN_GAP = 1.2
+# baselines further apart than this (pt) across such a stretch are two lines side by side
+OTHER_BASELINE_PT = 1.0
 
 
 _X0, _BASELINE = itemgetter(1), itemgetter(3)
@@ -62,7 +64,9 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
         if not first:
             gap = c_x0 - p_x1
             big = c_size if c_size > p_size else p_size
-            if gap > SEGMENT_GAP * big:
+            # a wide gap ends the segment; so does a column gap between two baselines (two
+            # columns' lines that happen to sit within SAME_LINE of each other)
+            if gap > SEGMENT_GAP * big or (gap > COLUMN_GAP * big and abs(c_base - baseline) > OTHER_BASELINE_PT):
                 _emit(lines, parts, x0, x1, size, baseline, page_no, gaps)
                 parts, gaps, x0, x1, size, baseline = [], [], None, None, 0.0, 0.0
             elif (gap > 0.25 * big and not space and not p_space
