@@ -12,9 +12,9 @@ import sys
 
 # Set before Prefect is imported: its settings are read once, at import.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# The temporary server answers only after it has migrated its SQLite database: on 2 cores
-# that took 15-19 s idle, 20 s with both cores busy and 44 s with four CPU-bound processes
-# beside it, against Prefect's default wait of 20 s. An operator's own setting wins.
+# The temporary server answers only after it has migrated its SQLite database: on a fresh
+# PREFECT_HOME on 2 cores that took 15-19 s with no other work of ours and 19-44 s with both
+# cores busy, against Prefect's default wait of 20 s. An operator's own setting wins.
 STARTUP_TIMEOUT_S = 120
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT_S))
 STARTUP_TRIES = 2  # a start that timed out is tried once more before the run gives up

@@ -16,7 +16,7 @@ import argparse
 
 from flows.pipeline_flows import discover_and_ingest
 
-DEFAULT_CRON = "0 6 * * *"  # daily at 06:00 (the server's time zone: UTC unless set)
+DEFAULT_CRON = "0 6 * * *"  # daily at 06:00 UTC (Prefect reads a cron without a time zone as UTC)
 
 
 def positive_seconds(text: str) -> float:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("index_url")
     when = parser.add_mutually_exclusive_group()
-    when.add_argument("--cron", help=f"cron schedule (default: {DEFAULT_CRON!r}, daily at 06:00)")
+    when.add_argument("--cron", help=f"cron schedule, UTC (default: {DEFAULT_CRON!r}, daily at 06:00)")
     when.add_argument("--interval", type=positive_seconds, metavar="SECONDS", help="run every SECONDS instead")
     parser.add_argument("--out", default="output")
     parser.add_argument("--raw", default="raw")
