@@ -25,12 +25,15 @@ $(STAMP): $(LOCK) pyproject.toml
 
 # Re-resolve the lock from pyproject.toml, keeping the pinned versions that still fit;
 # `make lock-upgrade` moves every package to the newest version allowed. uv runs from a
-# throwaway venv so the project's own venv stays exactly the lock. Run `make test` after.
+# throwaway venv so the project's own venv stays exactly the lock; the lock is rewritten
+# only when it changed (a rewrite rebuilds the venv). Run `make test` after.
 lock:
 	tools=$$(mktemp -d) && trap 'rm -rf "$$tools"' EXIT && \
 	$(PY) -m venv "$$tools" && "$$tools/bin/pip" install --quiet uv==$(UV_VERSION) && \
+	{ [ ! -f $(LOCK) ] || cp $(LOCK) "$$tools/lock"; } && \
 	"$$tools/bin/uv" pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
-	  --custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) -o $(LOCK)
+	  --custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) -o "$$tools/lock" && \
+	{ cmp -s "$$tools/lock" $(LOCK) || cp "$$tools/lock" $(LOCK); }
 
 lock-upgrade:
 	$(MAKE) lock LOCK_FLAGS=--upgrade
