@@ -218,48 +218,6 @@ def test_a_timed_out_input_is_tried_again_next_run(pdf_factory, tmp_path, monkey
     assert [r["status"] for r in store.read("inputs").to_pylist()] == ["ok"]
 
 
-def test_deploy_serves_discover_on_its_cron_schedule(pdf_factory, tmp_path):
-    """``python -m flows.deploy`` registers the cron deployment and runs what the API schedules."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL
-
-    from tests.conftest import ROOT
-
-    pdf = pdf_factory(small_issue(6), "served.pdf").read_bytes()
-    out, raw = str(tmp_path / "out"), str(tmp_path / "raw")
-    with ScriptedServer() as srv:
-        srv.route("/gz/", Reply(200, '<ul><li><a href="/gz/6.pdf">2022年第6期</a></li></ul>'.encode(), HTML))
-        srv.route("/gz/6.pdf", Reply(200, pdf, pdf_headers('"six"')))
-        env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-               "PYTHONPATH": str(ROOT)}
-        serving = subprocess.Popen([sys.executable, "-m", "flows.deploy", srv.url("/gz/"), "--cron", "0 6 * * *",
-                                    "--out", out, "--raw", raw, "--name", "served", "--allow-private"],
-                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deployment = None
-            with get_client(sync_client=True) as client:
-                deadline = time.monotonic() + 90
-                while deployment is None and time.monotonic() < deadline and serving.poll() is None:
-                    try:
-                        deployment = client.read_deployment_by_name("discover_and_ingest/served")
-                    except Exception:
-                        time.sleep(0.5)
-            assert deployment is not None, serving.stderr.read().decode()[-3000:] if serving.poll() is not None else ""
-            assert [s.schedule.cron for s in deployment.schedules] == ["0 6 * * *"]
-            run = run_deployment("discover_and_ingest/served", timeout=180)  # as the scheduler would start it
-            assert run.state.is_completed(), run.state
-        finally:
-            serving.terminate()
-            serving.wait(30)
-    assert [d["doc_number"] for d in Store(out).read("documents").to_pylist()] == ["测府办〔2022〕6号"]
-    assert [r["flow"] for r in Store(out).read("runs").to_pylist()] == ["discover_and_ingest"]
-
-
 def test_a_dead_worker_is_retried_once_within_the_run(pdf_factory, tmp_path, monkeypatch):
     from pipeline.ingest import failed_result
 
