@@ -724,3 +724,42 @@ def test_a_merged_label_cut_at_the_page_foot_on_both_backends(tmp_path, label, c
         [doc] = process_pdf(pdf, source="x", raw_sha256="0" * 64, settings=Settings(backend=backend)).documents
         got[backend] = [(t.page_start, t.page_end, [r[0] for r in t.rows]) for t in doc.tables]
     assert got["auto"] == got["pdfplumber"] == [(1, 2, column)]
+
+
+# --- the tables stage through the whole PDF path (builder PDFs) -------------------------------
+
+ONE_TABLE = "上市公司行业分类结果\n\n| 序号 | 门类 | 行业名称 |\n|---|---|---|\n" + "\n".join(
+    f"| {i} | 门类{i // 10} | 行业名称第{i}项 |" for i in range(1, 121)) + "\n"
+
+
+def test_a_document_that_is_one_table_ends_on_the_tables_last_page(pdf_factory):
+    """Finding 8: a CSRC industry list, one table over 85 pages, reported page_end = 1."""
+    from pipeline.process import process_pdf
+
+    pdf = pdf_factory(ONE_TABLE, "one-table.pdf")
+    [doc] = process_pdf(pdf, source="x", raw_sha256="0" * 64).documents
+    [table] = doc.tables
+    assert (table.page_start, table.page_end, table.n_rows, table.caption) == (1, 4, 120, "上市公司行业分类结果")
+    assert (doc.page_start, doc.page_end) == (1, 4)
+
+
+STACKED = """财政拨款“三公”经费支出决算表
+
+单位：万元
+
+| 财政拨款“三公”经费 | << | << | << | << | << |
+| 合计 | << | 公务用车购置及运行维护费 | << | 公务接待费 | << |
+| 预算数 | 决算数 | 预算数 | 决算数 | 预算数 | 决算数 |
+|---|---|---|---|---|---|
+""" + "\n".join(f"| {i}.5 | {i} | {i}.25 | 1 | 2 | 3 |" for i in range(1, 60)) + "\n"
+
+
+def test_three_header_rows_repeated_on_every_page_fold_into_one_name_per_column(pdf_factory):
+    from pipeline.process import process_pdf
+
+    [doc] = process_pdf(pdf_factory(STACKED, "stacked.pdf"), source="x", raw_sha256="0" * 64).documents
+    [table] = doc.tables
+    assert table.caption == "财政拨款“三公”经费支出决算表" and (table.page_start, table.page_end) == (1, 3)
+    assert table.header == [f"财政拨款“三公”经费/{group}/{level}" for group in ("合计", "公务用车购置及运行维护费", "公务接待费")
+                            for level in ("预算数", "决算数")]
+    assert table.n_rows == 59 and [r[0] for r in table.rows] == [f"{i}.5" for i in range(1, 60)]
