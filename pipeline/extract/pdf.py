@@ -588,42 +588,51 @@ def _address(func):
 def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
     """Horizontal and vertical ruling edges of the page's path objects that can be seen (see
     ``paints``), in pdfplumber's edge format; None when paths sit inside form XObjects (left
-    to pdfplumber)."""
+    to pdfplumber). Whether a path shows is asked first (four calls), so that the segments
+    are read only for the paths that do: a legal-database export draws 60 unseen a page."""
     width = page.get_width()
-    shapes: list[tuple[tuple, list[tuple[tuple[float, float], tuple[float, float]]]]] = []
+    paths: list[tuple[object, tuple]] = []
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         kind = pdfium_c.FPDFPageObj_GetType(obj)
         if kind == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0:
             return None
         if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
-            shapes.append(_pdfium_path(obj, height))
-    facts = [f for f, _ in shapes]
-    background = next((f[3] for f in facts if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
+            paths.append((obj, _pdfium_look(obj, height)))
+    background = next((f[3] for _, f in paths if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
     edges: list[dict] = []
-    for (stroked, stroke, filled, fill, size, box), segments in shapes:
+    for obj, (stroked, stroke, filled, fill, size, box) in paths:
         if _on_page(*box, width, height) and paints(stroked, stroke, filled, fill, size, background):
-            for a, b in segments:
+            for a, b in _pdfium_segments(obj, height):
                 _add_edge(edges, a, b)
     return edges
 
 
-def _pdfium_path(obj, height: float) -> tuple[tuple, list[tuple[tuple[float, float], tuple[float, float]]]]:
-    """One path object: (its visibility facts and top-left bbox, its straight segments)."""
+def _pdfium_look(obj, height: float) -> tuple:
+    """What a path object shows: (stroked, stroke RGB, filled, fill RGB, (width, height),
+    top-left bbox)."""
+    fill_mode, stroked = ctypes.c_int(), ctypes.c_int()
+    pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroked)
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
+    box = (left.value, height - top.value, right.value, height - bottom.value)
+    return (bool(stroked.value), _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetStrokeColor),
+            fill_mode.value != pdfium_c.FPDF_FILLMODE_NONE, _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetFillColor),
+            (right.value - left.value, top.value - bottom.value), box)
+
+
+def _pdfium_segments(obj, height: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """A path object's straight segments, closing ones included, in top-left page points."""
     matrix = pdfium_c.FS_MATRIX()
     x, y = ctypes.c_float(), ctypes.c_float()
     pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
     segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
     points: list[tuple[float, float]] = []
-    xs: list[float] = []
-    ys: list[float] = []
     for n in range(pdfium_c.FPDFPath_CountSegments(obj)):
         seg = pdfium_c.FPDFPath_GetPathSegment(obj, n)
         pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
         px = matrix.a * x.value + matrix.c * y.value + matrix.e
         py = height - (matrix.b * x.value + matrix.d * y.value + matrix.f)
-        xs.append(px)
-        ys.append(py)
         if pdfium_c.FPDFPathSegment_GetType(seg) == pdfium_c.FPDF_SEGMENT_MOVETO:
             points = [(px, py)]
             continue
@@ -632,13 +641,7 @@ def _pdfium_path(obj, height: float) -> tuple[tuple, list[tuple[tuple[float, flo
         points.append((px, py))
         if pdfium_c.FPDFPathSegment_GetClose(seg) and len(points) > 2:
             segments.append((points[-1], points[0]))
-    fill_mode, stroked = ctypes.c_int(), ctypes.c_int()
-    pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroked)
-    box = (min(xs), min(ys), max(xs), max(ys)) if xs else (0.0, 0.0, 0.0, 0.0)
-    size = (box[2] - box[0], box[3] - box[1])
-    facts = (bool(stroked.value), _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetStrokeColor),
-             fill_mode.value != pdfium_c.FPDF_FILLMODE_NONE, _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetFillColor), size, box)
-    return facts, segments
+    return segments
 
 
 def _pdfium_rgb(obj, getter) -> RGB | None:
