@@ -265,7 +265,7 @@ def bench_boxes(tmp: Path, cfg: Config, details: dict) -> list[Row]:
     log(f"   bare pdfplumber on the first {cfg.baseline_slice} pages")
     t_base, n_base = best_of(lambda: plumber_text(path, cfg.baseline_slice), 1)
     base_pps, pps = n_base / t_base, run.data["pages"] / run.data["seconds"]
-    drawn = sum(1 for t in info.tables if not t["borderless"])
+    drawn = sum(1 for t in info.tables if not t["borderless"] and t["pages"])
     details["boxes"] = {"pages": pages, "run": {**run.data, "wait4_maxrss_mb": run.maxrss_mb},
                         "baseline_pages": n_base, "baseline_seconds": t_base, "ruled_tables_drawn": drawn}
     ratio = pps / base_pps

@@ -17,10 +17,11 @@ Steps, each a plain function:
    of page n when nothing but furniture lies between them and the column edges agree
    within ``column_match_tolerance``. A repeated header row is dropped; a first row whose
    key (first) cell is empty, under a row whose text filled its last line at the foot of
-   the page, is the rest of that row cut by the page break and is joined into it; a merged-cell label cut by the page break (its text filled its
-   last line at the foot of page n) is joined before it is filled down. A page-n+1 table
-   whose rows repeat page n's rows exactly is a repeat, not a continuation, and stays a
-   separate table. A grid without any text is only ever the rest of a table.
+   the page, is the rest of that row cut by the page break and is joined into it; a
+   merged-cell label cut by the page break the same way is joined before it is filled
+   down. A page-n+1 table whose rows repeat page n's rows exactly is a repeat, not a
+   continuation, and stays a separate table. A grid without any text is only ever the
+   rest of a table.
 5. ``to_table``: a table printed as side-by-side panels under the same header (经济分类 |
    科目名称 | 决算数, twice) becomes one panel's columns, the panels' rows one after the
    other, so that no two columns share a name. ``caption_for`` finds its printed title.
@@ -29,7 +30,7 @@ Steps, each a plain function:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
@@ -347,7 +348,7 @@ def _join_cut_labels(above: list[list[str]], below: list[list[str]], columns: Se
                 row[j] = label
 
 
-def _run(rows, j: int, value: str) -> int:
+def _run(rows: Iterable[Sequence[str]], j: int, value: str) -> int:
     """How many of ``rows``, from the first, hold ``value`` in column ``j``."""
     n = 0
     for row in rows:
@@ -396,7 +397,7 @@ def to_table(m: Merged, table_id: str) -> Table:
 
 # lines between a table's title and its grid: its unit (单位：万元) and who compiled it
 _UNIT_LINE = re.compile(r"^(?:(?:金额|计量)?单位\s*[:：]|\S{0,6}(?:编制|填报)单位)")
-_UNIT_CLAUSE = re.compile(r"\s+(?:(?:金额|计量)?单位\s*[:：]\s*\S{1,8})$")  # 单位：万元 printed beside the title
+_UNIT_CLAUSE = re.compile(r"\s*(?:(?:金额|计量)?单位\s*[:：]\s*\S{1,8})$")  # 单位：万元 printed beside the title
 _LABEL = re.compile(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$")
 _LABELLED_CAPTION = re.compile(r"^(附\s*(?:件|表)\s*[0-9一二三四五六七八九十]*)[:：\s]+(.+)$")
 MAX_CAPTION_CHARS = 60  # a title is one short line; a longer block is body text
