@@ -8,7 +8,9 @@ Sections (see ``bench/README.md`` for what each metric means and why):
 2. table pages: our table stage vs pdfplumber's ``extract_tables`` on the same pages;
 3. long PDF: pages/s vs bare pdfplumber, peak RSS in a fresh process (and flatness 100 -> 500 pages);
 4. parallel documents: ``run_jobs`` with 2 workers vs 1;
-5. Prefect ``ingest`` flow (in a subprocess): start-up, cold run, warm run, orchestration overhead.
+5. Prefect ``ingest`` flow (in a subprocess): start-up, cold run, warm run, orchestration overhead;
+6. invisible boxes: the long PDF with a white, unstroked box behind every text run (as
+   legal-database exports draw them): pages/s vs bare pdfplumber, peak RSS, tables found.
 
 Memory and flow measurements run in fresh child processes (``--child``, internal).
 """
@@ -64,10 +66,11 @@ class Config:
     baseline_slice: int  # pages of the long PDF that bare pdfplumber reads
     issues: int
     batch_repeats: int
+    boxes_pages: int  # the long PDF with invisible boxes behind every text run
 
 
-FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2)
-QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1)
+FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2, 1000)
+QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1, 120)
 
 
 def log(msg: str) -> None:
@@ -245,6 +248,33 @@ def bench_long(tmp: Path, cfg: Config, details: dict) -> list[Row]:
             run_big.data["hwm_import_mb"], "MB", None, "<= 300 MB", hwm_big <= 300),
         Row(f"long {big}p", f"peak RSS {big}p / {small}p (flat in pages)", hwm_big, "MB", hwm_small, "MB", flat,
             "<= 1.25", check(flat, "<= 1.25")),
+    ]
+
+
+def bench_boxes(tmp: Path, cfg: Config, details: dict) -> list[Row]:
+    """The full pipeline on a long PDF whose every text run sits on a white, unstroked box
+    (about 60 a page: each is four edges a table finder must look at and let go)."""
+    from tests.fixtures.build_gazette import build_long_pdf
+
+    pages = cfg.boxes_pages
+    path = tmp / f"boxes-{pages}.pdf"
+    log(f"6. invisible boxes: building {pages} pages with a box behind every text run")
+    info = build_long_pdf(path, pages, invisible_boxes=True)
+    log(f"   pipeline on {pages} pages in a fresh process")
+    run = run_child(["rss", str(path), "auto"])
+    log(f"   bare pdfplumber on the first {cfg.baseline_slice} pages")
+    t_base, n_base = best_of(lambda: plumber_text(path, cfg.baseline_slice), 1)
+    base_pps, pps = n_base / t_base, run.data["pages"] / run.data["seconds"]
+    drawn = sum(1 for t in info.tables if not t["borderless"] and t["pages"])
+    details["boxes"] = {"pages": pages, "run": {**run.data, "wait4_maxrss_mb": run.maxrss_mb},
+                        "baseline_pages": n_base, "baseline_seconds": t_base, "ruled_tables_drawn": drawn}
+    ratio = pps / base_pps
+    return [
+        Row(f"boxes {pages}p", f"pipeline auto vs bare pdfplumber ({n_base}-page slice)", pps, "p/s", base_pps, "p/s",
+            ratio, ">= 5", check(ratio, ">= 5"),
+            note=f"pipeline {run.data['seconds']:.1f} s; {run.data['tables']} tables found, {drawn} ruled drawn"),
+        Row(f"boxes {pages}p", "peak RSS, fresh process (baseline: after imports)", run.data["hwm_mb"], "MB",
+            run.data["hwm_import_mb"], "MB", None, "<= 300 MB", run.data["hwm_mb"] <= 300),
     ]
 
 
@@ -589,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pages, issues and repeats (smoke run, < 60 s)")
     ap.add_argument("--skip-flows", action="store_true", help="skip section 5 (Prefect)")
-    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect"], action="append",
+    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "boxes"], action="append",
                     help="run only this section (repeatable)")
     ap.add_argument("--html-quality", action="store_true", help="also run bench/html_quality.py at the end")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
@@ -630,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("parallel", lambda: bench_parallel(issues, cfg, details))]
         if not args.skip_flows:
             sections.append(("prefect", lambda: bench_flows(issues, tmp, cfg, details)))
+        sections.append(("boxes", lambda: bench_boxes(tmp, cfg, details)))
         for name, fn in sections:
             if args.only and name not in args.only:
                 continue

@@ -296,25 +296,3 @@ def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
             break
     part.blocks = body
     return part
-
-
-def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | None]:
-    """(caption, 附件 label) from the short lines right above the table at ``index``."""
-    caption = label = None
-    for b in reversed(blocks[max(0, index - 3) : index]):
-        text = b.text.strip()
-        if b.kind is not BlockKind.PARAGRAPH or not b.set_apart or len(text) > 60:
-            break
-        if re.match(r"^(单位|金额单位|计量单位)\s*[:：]", text) or re.match(r"^\S{0,6}(编制单位|填报单位)", text):
-            continue  # the unit line between a table's title and its grid
-        if re.match(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$", text):
-            label = text
-            break
-        if caption is None and not re.search(r"[。；：:，,]$", text):
-            caption = text
-            continue
-        break
-    if caption and (m := re.match(r"^(附\s*(?:件|表)\s*[0-9一二三四五六七八九十]*)[:：\s]+(.+)$", caption)):
-        label, caption = m.group(1), m.group(2)
-    return caption, label
-

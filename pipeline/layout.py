@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pipeline.chinese import heading_start
+from pipeline.chinese import heading_rule, heading_start
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page
 
 # a page's last line that ends a sentence ends its paragraph; a colon does not (主要原因：
@@ -139,16 +139,17 @@ class _Shape:
         if abs((prev.font_size or 0) - (ln.font_size or 0)) > 0.6 or heading_start(ln.text):
             return False
         if prev.page_no != ln.page_no:
-            if not self.full(prev) and heading_start(prev.text):
-                return False  # a heading on a page's last line: the next page opens its text
+            if not self.full(prev) and (heading_start(prev.text) or heading_rule(ln.text) is not None):
+                return False  # a heading on a page's last line, or a numbered item opening the next
             # the page broke mid-paragraph: prev ran to the margin or stopped mid-sentence
             return self.full(prev) or not _SENTENCE_END.search(prev.text)
         gap = ln.bbox[3] - prev.bbox[3] if ln.bbox and prev.bbox else 0
         if not self.full(prev):
             # a short line ends its paragraph, unless it ends in a colon and the text goes on
             # below it at the margin (not indented: no new paragraph)
+            # (a numbered list after the colon starts its own blocks: 其中： / 1、…)
             return bool(_COLON_END.search(prev.text)) and not heading_start(prev.text) and \
-                gap < COLON_GAP_PITCHES * self._m(ln).pitch
+                heading_rule(ln.text) is None and gap < COLON_GAP_PITCHES * self._m(ln).pitch
         return gap < 1.6 * self._m(ln).pitch
 
 

@@ -61,6 +61,9 @@ class PageTable:
     rows: tuple[tuple[str, ...], ...]
     col_edges: tuple[float, ...]  # x positions of the column boundaries, left to right
     ruled: bool = True
+    # columns whose bottom cell's text fills its last line to the cell's edge: at the foot
+    # of a page, text that may go on in the same (merged) cell on the next page
+    cut_cells: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

@@ -66,11 +66,16 @@ def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> 
         marker = text[: m.end()].strip()
         if rule.level == "article":  # 第一条　为了…: an article has no title of its own
             return Heading(rule.level, rule.rank, number, marker, "", after.strip())
+        run_in = re.match(rf"^([^，,]{{1,{MAX_RUN_IN_TITLE}}}?[。：:])", after) if rule.run_in else None
+        # a run-in title with text after it (二、事业收入：指…的收入。) is run in, even on one line
+        if run_in and after[run_in.end():].strip() and not _SENTENCE_PUNCT.search(run_in.group(1)[:-1]):
+            title = run_in.group(1)
+            heading = text[: len(text) - len(after)] + title
+            return Heading(rule.level, rule.rank, number, heading.strip(), _clean_title(title), after[len(title) :].strip())
         if _standalone_ok(text, set_apart or (one_line and not rule.run_in), rule.run_in):
             return Heading(rule.level, rule.rank, number, text, _clean_title(after), "")
         if not rule.run_in:
             return None
-        run_in = re.match(rf"^([^，,]{{1,{MAX_RUN_IN_TITLE}}}?[。：:])", after)
         if run_in and not _SENTENCE_PUNCT.search(run_in.group(1)[:-1]):
             title = run_in.group(1)
             heading = text[: len(text) - len(after)] + title

@@ -16,12 +16,12 @@ from typing import TypeVar
 from pipeline import faults
 from pipeline.clean import clean_pages
 from pipeline.extract.pdf import PdfError, open_pdf
-from pipeline.issue import DocPart, IssueParts, caption_for, labelled_fields, split_issue
+from pipeline.issue import DocPart, IssueParts, labelled_fields, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
 from pipeline.outline import build_sections, heading_of
 from pipeline.settings import Settings, resolve
-from pipeline.tables import merge_across_pages, to_table
+from pipeline.tables import caption_for, merge_across_pages, to_table
 from pipeline.toc import check_document, check_issue, is_toc_title
 
 T = TypeVar("T")
@@ -158,6 +158,9 @@ def front_only(blocks: Sequence[Block]) -> tuple[list[Section], dict[int, int]]:
 def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, merged, offset) -> Document:
     all_blocks = part.blocks + part.back_matter
     pages = [b.page_start for b in all_blocks if b.page_start] + [b.page_end for b in all_blocks if b.page_end]
+    # a table's block stands on its first page; the document runs to the table's last page
+    pages += [merged[b.table_index].pieces[-1].page_no for b in all_blocks
+              if b.kind is BlockKind.TABLE and b.table_index is not None]
     doc = Document(
         doc_id=doc_id, kind=kind, source=source, raw_sha256=sha, title=part.title, issue=issue,
         doc_number=part.doc_number, issuer=part.issuer, signed_date=part.signed_date, publication=part.publication,

@@ -8,24 +8,35 @@ Steps, each a plain function:
    words keep theirs, full-width spaces folded, furniture text dropped) and merged cells
    filled: a grid position covered by a spanning cell gets that cell's value (a column
    span repeats the value to the right, a row span repeats it downwards).
-3. ``merge_across_pages``: the table at the top of page n+1 continues the one at the bottom
+3. ``read_header``: the header rows as printed, folded into one name per column, top down
+   (``财政拨款“三公”经费/公务用车购置及运行维护费/小计/预算数``). A row below the first is
+   header while it only refines the columns that still share a name (a spanning cell above
+   it) or continues cells from the row above (a cell spanning down); a sub-header printed in
+   the first data row (类/款/项 under 科目编码, beside the 合计 label) goes to the names.
+4. ``merge_across_pages``: the table at the top of page n+1 continues the one at the bottom
    of page n when nothing but furniture lies between them and the column edges agree
    within ``column_match_tolerance``. A repeated header row is dropped; a first row whose
-   key (first) cell is empty is the rest of a row cut by the page break and is joined
-   into the previous row. A page-n+1 table whose rows repeat page n's rows exactly is a
-   repeat, not a continuation, and stays a separate table.
+   key (first) cell is empty, under a row whose text filled its last line at the foot of
+   the page, is the rest of that row cut by the page break and is joined into it; a
+   merged-cell label cut by the page break the same way is joined before it is filled
+   down. A page-n+1 table whose rows repeat page n's rows exactly is a repeat, not a
+   continuation, and stays a separate table. A grid without any text is only ever the
+   rest of a table.
+5. ``to_table``: a table printed as side-by-side panels under the same header (经济分类 |
+   科目名称 | 决算数, twice) becomes one panel's columns, the panels' rows one after the
+   other, so that no two columns share a name. ``caption_for`` finds its printed title.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
 from pipeline.extract.pdf import SPANNED
 from pipeline.layout import two_column_gutter
-from pipeline.model import BBox, Layer, Line, Page, PageTable, Table
+from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page, PageTable, Table
 from pipeline.settings import Settings
 
 _CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
@@ -76,6 +87,7 @@ class Piece:
     col_edges: tuple[float, ...]
     ruled: bool
     region: int  # index in the page-region list handed to layout
+    cut_cells: tuple[int, ...] = ()  # columns whose bottom cell's text may go on next page
 
 
 @dataclass
@@ -86,30 +98,59 @@ class Merged:
     header_rows: list[list[str]] = field(default_factory=list)  # as printed, for repeat detection
 
 
-MAX_HEADER_ROWS = 4
+# header rows read at most: the deepest printed header seen is 5 rows (财政拨款“三公”经费支出决算表)
+MAX_HEADER_ROWS = 6
 
 
-def split_header(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
-    """(header rows, data rows). One header row, or several stacked ones (statutory
-    tables: 项目 / 支出功能分类 / 科目编码) when the leading rows hold no numbers while a
-    numeric column follows."""
+def read_header(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """(header rows as printed, data rows, one name per column) of a ruled table.
+
+    The first row is header. A further row is header when each of its non-empty cells
+    either continues the cell above (a cell spanning down) or refines a group of columns
+    that still share a name (a spanning cell above, split here into 预算数 | 决算数); a row
+    holding a number is data. When the first data row refines such a group beside data of
+    its own (类 | 款 | 项 under 科目编码, in the row of the 合计 label), those cells join the
+    names and are blanked in the row. The header never takes every row.
+    """
     if not rows:
-        return [], []
-    k = 1
-    while k < min(MAX_HEADER_ROWS, len(rows) - 1) and not any(_NUMERIC.match(c) for c in rows[k] if c):
-        k += 1
-    if k > 1 and not _has_numeric_column(rows[k:]):
-        k = 1
-    return rows[:k], rows[k:]
+        return [], [], []
+    head = [rows[0]]
+    names = combine_header(head)
+    data = [list(r) for r in rows[1:]]
+    while data and len(head) < min(MAX_HEADER_ROWS, len(rows) - 1):
+        row = data[0]
+        continuing = {j for j, c in enumerate(row) if c and j < len(head[-1]) and c == head[-1][j]}
+        refining = _refining_cells(row, names, split_only=False) - continuing
+        free = [j for j, c in enumerate(row) if c and j not in refining | continuing]
+        numbers = any(_NUMERIC.match(c) for c in row if c)
+        if not free and not numbers and (refining or continuing):
+            head.append(data.pop(0))
+            names = combine_header(head)
+            continue
+        if lifted := _refining_cells(row, names, split_only=True) - continuing:
+            for j in sorted(lifted):  # a sub-header printed beside the row's own data
+                names[j] = f"{names[j]}/{row[j]}" if names[j] else row[j]
+                row[j] = ""
+        break
+    return head, data, names
 
 
-def _has_numeric_column(rows: list[list[str]]) -> bool:
-    width = max((len(r) for r in rows), default=0)
-    for j in range(width):
-        column = [r[j] for r in rows if j < len(r) and r[j].strip()]
-        if column and sum(bool(_NUMERIC.match(c)) for c in column) >= 0.8 * len(column):
-            return True
-    return False
+def _refining_cells(row: list[str], names: list[str], split_only: bool) -> set[int]:
+    """Cells of ``row`` under a group of adjacent columns that share one name, where every
+    cell of the group holds a word (no number): the group's next level, which splits it
+    (预算数 | 决算数) or, unless ``split_only``, spans it whole (科目编码 under 支出功能分类)."""
+    found: set[int] = set()
+    j = 0
+    while j < len(names):
+        end = j + 1
+        while end < len(names) and names[end] == names[j]:
+            end += 1
+        cells = [row[k] if k < len(row) else "" for k in range(j, end)]
+        if (names[j] and end - j >= 2 and all(c and not _NUMERIC.match(c) for c in cells)
+                and (len(set(cells)) > 1 or not split_only)):
+            found.update(range(j, end))
+        j = end
+    return found
 
 
 def combine_header(header_rows: list[list[str]]) -> list[str]:
@@ -212,15 +253,19 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[
         page_tables.sort(key=lambda t: t.bbox[1])
         boxes = [t.bbox for t in page_tables]
         for k, t in enumerate(page_tables):
-            regions.append((page.page_no, t.bbox))
-            piece = Piece(page.page_no, t.bbox, normalise_grid(t.rows), t.col_edges, t.ruled, len(regions) - 1)
+            piece = Piece(page.page_no, t.bbox, normalise_grid(t.rows), t.col_edges, t.ruled, len(regions),
+                          t.cut_cells)
             prev = last_on_page.get(page.page_no - 1)
             target = None
             if k == 0 and prev is not None and _continues(prev[1], piece, by_page, boxes, settings, prev[0]):
                 target = prev[0]
+            blank = not any(c for row in piece.rows for c in row)
+            if target is None and blank:
+                continue  # blank rulings (a form to fill in, a frame): no table of their own
+            regions.append((page.page_no, t.bbox))
             if target is None:
-                head, body = split_header(piece.rows) if piece.ruled else ([], piece.rows)
-                target = Merged(pieces=[piece], header=combine_header(head), rows=body, header_rows=head)
+                head, body, names = read_header(piece.rows) if piece.ruled else ([], piece.rows, [])
+                target = Merged(pieces=[piece], header=names, rows=body, header_rows=head)
                 merged.append(target)
             else:
                 _append(target, piece)
@@ -258,28 +303,128 @@ def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[
 
 
 def _append(target: Merged, piece: Piece) -> None:
-    rows = piece.rows
+    rows = [list(r) for r in piece.rows]
     k = len(target.header_rows)
     if k and [_norm_row(r) for r in rows[:k]] == [_norm_row(r) for r in target.header_rows]:
         rows = rows[k:]  # the header repeated on the new page
-    if rows and target.rows and not rows[0][0].strip() and any(c.strip() for c in rows[0][1:]):
+    if rows and target.rows and _rest_of_a_cut_row(target.rows[-1], rows[0], target.pieces[-1].cut_cells):
         cut = rows[0]  # the rest of a row cut by the page break
         last = target.rows[-1]
         target.rows[-1] = [clean_cell(a + "\n" + b) if b else a for a, b in zip(last, cut, strict=False)]
         rows = rows[1:]
+    elif rows and target.rows:
+        _join_cut_labels(target.rows, rows, target.pieces[-1].cut_cells)
     target.rows.extend(rows)
     target.pieces.append(piece)
 
 
+def _rest_of_a_cut_row(last: list[str], first: list[str], cut_cells: Sequence[int]) -> bool:
+    """Is the first row on a page the rest of the row at the foot of the page before? Its
+    key (first) cell is empty while others hold text, and a cell of the row at the foot
+    ended in a full line of words: its text was cut there. (A statutory table's row with
+    an empty 科目编码 cell under a complete row is a row of its own.)"""
+    if first[0].strip() or not any(c.strip() for c in first[1:]):
+        return False
+    return any(j < len(last) and last[j] and not _NUMERIC.match(last[j]) for j in cut_cells)
+
+
+def _join_cut_labels(above: list[list[str]], below: list[list[str]], columns: Sequence[int]) -> None:
+    """A merged-cell label cut by the page break (``居民服务、修理和`` / ``其他服务业(O)``): its
+    text filled its last line at the foot of the page (``cut_cells``) and goes on in the
+    first cell of the next page. The whole label replaces both parts wherever they were
+    filled down: in the rows it covers at the foot of one page and the top of the next. A
+    merged cell shows as the same text in adjacent rows on at least one side."""
+    for j in columns:
+        head, tail = above[-1][j] if j < len(above[-1]) else "", below[0][j] if j < len(below[0]) else ""
+        if not head or not tail or head == tail or _NUMERIC.match(head) or _NUMERIC.match(tail):
+            continue
+        if _run(reversed(above), j, head) < 2 and _run(below, j, tail) < 2:
+            continue  # no merged cell on either side: two rows' own cells
+        label = clean_cell(head + "\n" + tail)
+        for rows, part in ((reversed(above), head), (below, tail)):
+            for row in rows:
+                if row[j] != part:
+                    break
+                row[j] = label
+
+
+def _run(rows: Iterable[Sequence[str]], j: int, value: str) -> int:
+    """How many of ``rows``, from the first, hold ``value`` in column ``j``."""
+    n = 0
+    for row in rows:
+        if j >= len(row) or row[j] != value:
+            break
+        n += 1
+    return n
+
+
+def panel_width(names: Sequence[str]) -> int:
+    """Columns per panel of a table printed as side-by-side panels under one header (the
+    names repeat: 经济分类/科目编码/类 | … | 决算数, twice); 0 when it is not one."""
+    n = len(names)
+    for width in range(1, n // 2 + 1):
+        panel = names[:width]
+        if n % width == 0 and all(panel) and len(set(panel)) == width and list(names) == panel * (n // width):
+            return width
+    return 0
+
+
+def unfold_panels(rows: Sequence[Sequence[str]], width: int) -> list[list[str]]:
+    """The rows of side-by-side panels, one panel after the other (left panel first, as it
+    is read); a panel's blank rows (where it ran shorter than its neighbour) are padding."""
+    out = []
+    for start in range(0, max((len(r) for r in rows), default=0), width):
+        out += [list(r[start:start + width]) for r in rows if any(r[start:start + width])]
+    return out
+
+
 def to_table(m: Merged, table_id: str) -> Table:
     first, last = m.pieces[0], m.pieces[-1]
+    header, rows, edges = list(m.header), [list(r) for r in m.rows], first.col_edges
+    if width := panel_width(header):
+        header, rows, edges = header[:width], unfold_panels(rows, width), edges[: width + 1]
     return Table(
         table_id=table_id,
-        header=list(m.header),
-        rows=[list(r) for r in m.rows],
+        header=header,
+        rows=rows,
         page_start=first.page_no,
         page_end=last.page_no,
         bbox=first.bbox,
         kind="ruled" if first.ruled else "borderless",
-        col_edges=first.col_edges,
+        col_edges=edges,
     )
+
+
+# lines between a table's title and its grid: its unit (单位：万元) and who compiled it
+_UNIT_LINE = re.compile(r"^(?:(?:金额|计量)?单位\s*[:：]|\S{0,6}(?:编制|填报)单位)")
+_UNIT_CLAUSE = re.compile(r"\s*(?:(?:金额|计量)?单位\s*[:：]\s*\S{1,8})$")  # 单位：万元 printed beside the title
+_LABEL = re.compile(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$")
+_LABELLED_CAPTION = re.compile(r"^(附\s*(?:件|表)\s*[0-9一二三四五六七八九十]*)[:：\s]+(.+)$")
+MAX_CAPTION_CHARS = 60  # a title is one short line; a longer block is body text
+CAPTION_LOOKBACK = 3  # blocks above a table that may hold its label, title and unit line
+
+
+def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | None]:
+    """(caption, 附件 label) of the table at ``blocks[index]``: the title line printed
+    directly above its grid on the same page (the page's first line too), past a unit line
+    (单位：万元) below or beside it, and a 附件 line above it."""
+    caption = label = None
+    page = blocks[index].page_start
+    for b in reversed(blocks[max(0, index - CAPTION_LOOKBACK) : index]):
+        text = b.text.strip()
+        if b.kind is not BlockKind.PARAGRAPH or b.page_end != page or len(text) > MAX_CAPTION_CHARS:
+            break
+        if _UNIT_LINE.match(text):
+            continue  # the unit line between a table's title and its grid
+        if not b.set_apart:
+            break
+        if _LABEL.match(text):
+            label = text
+            break
+        if caption is None and not re.search(r"[。；：:，,]$", text):
+            caption = _UNIT_CLAUSE.sub("", text)
+            continue
+        break
+    if caption and (m := _LABELLED_CAPTION.match(caption)):
+        label, caption = m.group(1), m.group(2)
+    return caption, label

@@ -249,3 +249,76 @@ def test_long_pdf_500_pages():
     info = build_long_pdf(buf, 500)
     assert info.n_pages == 500
     assert len(buf.getvalue()) < 5_000_000
+
+
+# ------------------------------------------------------------------ what other producers do
+
+BOXED = "第一段正文内容，2024年的数字和Latin words混排。\n\n第二段正文内容，没有数字。\n"
+
+
+def test_invisible_boxes_sit_behind_each_text_run_white_and_unstroked():
+    plain, _ = _build(BOXED)
+    boxed, _ = _build(BOXED, invisible_boxes=True)
+    assert _page_lines(boxed) == _page_lines(plain)  # nothing shows: the text reads the same
+    with pdfplumber.open(io.BytesIO(plain)) as pdf:
+        assert pdf.pages[0].rects == []
+    with pdfplumber.open(io.BytesIO(boxed)) as pdf:
+        page = pdf.pages[0]
+        rects = page.rects
+        assert {(r["fill"], r["stroke"], tuple(r["non_stroking_color"])) for r in rects} == {(True, False, (1.0, 1.0, 1.0))}
+        # one box per run of one script: line 1 splits where 2024 and the Latin words start
+        # and end, the page number "— 1 —" in three, the watermark line is one run
+        runs = ["第一段正文内容，", "2024", "年的数字和", "Latin words", "混排。", "第二段正文内容，没有数字。",
+                "—", " 1 ", "—", DEFAULT_WATERMARK]
+        assert len(rects) == len(runs)
+        for line in page.extract_text_lines():  # every line of text lies on boxes
+            assert any(r["x0"] - 1 <= line["x0"] and r["top"] - 1 <= line["top"] and line["bottom"] <= r["bottom"] + 1
+                       for r in rects)
+
+
+def test_an_issue_with_invisible_boxes_reads_as_without_them(seed_text, seed_build, tmp_path):
+    """The WPS/Aspose legal-database export's boxes (about 60 a page) make no table and take
+    no text out of the body: the sample issue gives the same rows with and without them."""
+    import datetime as dt
+
+    from pipeline.process import process_pdf
+    from pipeline.rows import result_tables
+
+    def rows(data: bytes, name: str) -> dict:
+        (tmp_path / name).write_bytes(data)
+        result = process_pdf(tmp_path / name, source="x", raw_sha256="0" * 64)
+        tables = result_tables(result, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        return {name: t.to_pylist() for name, t in tables.items()}
+
+    boxed, info = _build(seed_text, invisible_boxes=True)
+    with pdfplumber.open(io.BytesIO(boxed)) as pdf:
+        body = [len(pdf.pages[i].rects) for i, kind in enumerate(info.page_kinds) if kind == "body"]
+    assert min(body) > 0 and sum(body) / len(body) > 40  # boxes on every body page, 60 or so on a full one
+    got, want = rows(boxed, "boxed.pdf"), rows(seed_build[0], "plain.pdf")
+    assert got == want
+    assert len(got["tables"]) == 4  # 0 phantom tables: two 专栏 tables, the 附件 table, the colophon
+
+
+STACKED = """财政拨款“三公”经费支出决算表
+
+单位：万元
+
+| 财政拨款“三公”经费 | << | << | << |
+| 合计 | << | 公务接待费 | << |
+| 预算数 | 决算数 | 预算数 | 决算数 |
+|---|---|---|---|
+""" + "\n".join(f"| {i}.5 | {i} | 1 | 2 |" for i in range(1, 61)) + "\n"
+
+
+def test_stacked_header_rows_are_bold_spanning_and_repeated_on_every_page():
+    data, info = _build(STACKED)
+    [table] = info.tables
+    assert table["header_rows"] == [["财政拨款“三公”经费", "<<", "<<", "<<"], ["合计", "<<", "公务接待费", "<<"],
+                                    ["预算数", "决算数", "预算数", "决算数"]]
+    assert table["n_rows"] == 60 and len(table["pages"]) >= 2
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        for page in pdf.pages[: len(table["pages"])]:
+            grid = page.find_tables()[0].extract()
+            assert grid[0] == ["财政拨款“三公”经费", None, None, None]
+            assert grid[1] == ["合计", None, "公务接待费", None]
+            assert grid[2] == ["预算数", "决算数", "预算数", "决算数"]

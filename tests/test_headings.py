@@ -49,6 +49,16 @@ def test_a_colon_at_a_lines_end_does_not_end_the_paragraph():
     assert any(t.endswith("主要原因：基本支出中人员进出及退休变化，以及项目支出中合同支付进度条款等原因减少支付。") for t in texts)
 
 
+def test_a_numbered_list_after_a_colon_starts_its_own_blocks():
+    """…调减。其中： at a page's foot, 1、… opening the next page (the real 决算 p.21-22)."""
+    first = para_lines(TEXT, 1, 100) + [line("因年度工作计划安排，个别项目调减。其中：", 1, 740, LEFT)]
+    second = [line("1、一般公共服务支出（类）财政事务（款）行政运行（项）。主要用于：局本部人员经费", 2, 72,
+                   LEFT + 6, x1=RIGHT)] + para_lines(TEXT, 2, 92)
+    texts = _texts([page(1, first), page(2, second)])
+    assert "因年度工作计划安排，个别项目调减。其中：" in texts
+    assert any(t.startswith("1、一般公共服务支出") for t in texts)
+
+
 def test_a_colon_line_does_not_swallow_an_indented_paragraph():
     lines = [line("各区人民政府，市政府各部门：", 1, 100, LEFT), *para_lines(TEXT, 1, 120)]
     texts = _texts([page(1, lines)])

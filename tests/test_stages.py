@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipeline.chinese import cn_to_int, int_to_cn
 from pipeline.clean import clean_pages, is_watermark, page_number_value
 from pipeline.extract.chars import Char, chars_to_lines
 from pipeline.extract.pdf import SPANNED
-from pipeline.issue import caption_for, doc_number_alone, issue_id, parse_issue_toc, split_issue
+from pipeline.issue import doc_number_alone, issue_id, parse_issue_toc, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
 from pipeline.outline import build_sections, parse_heading
 from pipeline.settings import Settings, resolve
-from pipeline.tables import clean_cell, merge_across_pages, normalise_grid
+from pipeline.tables import (
+    Merged,
+    Piece,
+    caption_for,
+    clean_cell,
+    merge_across_pages,
+    normalise_grid,
+    panel_width,
+    to_table,
+)
 from pipeline.toc import check_document, numbering_checks, parse_toc_blocks
 
 # --- helpers ---------------------------------------------------------------------------
@@ -201,19 +212,48 @@ def test_merged_cells_are_filled():
     assert grid == [["地区", "面积", "金额"], ["广州", "1", "2"], ["广州", "3", "4"], ["合计", "合计", "9"]]
 
 
-def _table(page_no, top, bottom, rows, edges=(70, 110, 400, 526)):
-    return PageTable(page_no, (70, top, 526, bottom), tuple(tuple(r) for r in rows), tuple(edges))
+def _table(page_no, top, bottom, rows, edges=(70, 110, 400, 526), cut_cells=()):
+    return PageTable(page_no, (70, top, 526, bottom), tuple(tuple(r) for r in rows), tuple(edges), cut_cells=cut_cells)
 
 
 def test_continuation_drops_repeated_header_and_joins_cut_row():
     header = ("序号", "重点项目和工作", "责任单位")
-    p1 = page(1, [line("正文" * 5, 1, 100)], [_table(1, 400, 780, [header, ("1", "甲项目", "市金融局"), ("2", "乙项目", "市财政")])])
+    foot = [header, ("1", "甲项目", "市金融局"), ("2", "乙项目", "市财政")]
+    p1 = page(1, [line("正文" * 5, 1, 100)], [_table(1, 400, 780, foot, cut_cells=(1, 2))])
     p2 = page(2, [], [_table(2, 70, 300, [header, ("", "（续）", "、区政府"), ("3", "丙项目", "市商务局")])])
     merged, regions = merge_across_pages([p1, p2], Settings())
     assert len(merged) == 1 and len(regions) == 2
     assert merged[0].header == list(header)
     assert [r[0] for r in merged[0].rows] == ["1", "2", "3"]
     assert merged[0].rows[1] == ["2", "乙项目（续）", "市财政、区政府"]
+
+
+def test_a_row_with_an_empty_key_cell_under_a_complete_row_is_its_own_row():
+    """Statutory tables leave the 收入 side blank beside 支出 items (财政拨款收入支出决算总表,
+    finance bureau p12-13): the first row overleaf is a row of its own when no cell at the
+    foot of the page before ended in a full line."""
+    header = ("收入项目", "决算数", "支出项目")
+    p1 = page(1, [], [_table(1, 400, 780, [header, ("一、财政拨款", "9", "一、一般公共服务支出"), ("", "", "十三、交通运输支出")],
+                             cut_cells=(1,))])
+    p2 = page(2, [], [_table(2, 70, 300, [("", "", "十四、资源勘探工业信息等支出"), ("总计", "9", "总计")])])
+    [table], _ = merge_across_pages([p1, p2], Settings())
+    assert [r[2] for r in table.rows] == ["一、一般公共服务支出", "十三、交通运输支出", "十四、资源勘探工业信息等支出", "总计"]
+
+
+def test_a_merged_label_cut_by_the_page_break_is_joined_before_it_is_filled_down():
+    """A CSRC industry list: the 门类 label spans its 大类 rows and wraps at the page break
+    (``居民服务、修理和`` / ``其他服务业(O)``); both parts are one label on every row."""
+    header = ("门类", "大类代码", "大类名称")
+    foot = [header, ("水利、环境和公共设施管理业(N)", "78", "公共设施管理业"), ("居民服务、修理和", "79", "居民服务业")]
+    top = [("其他服务业(O)", "80", "机动车、电子产品和日用产品修理业"), ("其他服务业(O)", "81", "其他服务业"), ("教育(P)", "83", "教育")]
+    p1 = page(1, [], [_table(1, 400, 780, foot, cut_cells=(0, 2))])
+    [table], _ = merge_across_pages([p1, page(2, [], [_table(2, 70, 300, top)])], Settings())
+    assert [r[0] for r in table.rows] == ["水利、环境和公共设施管理业(N)"] + ["居民服务、修理和其他服务业(O)"] * 3 + ["教育(P)"]
+    assert [r[2] for r in table.rows][1:3] == ["居民服务业", "机动车、电子产品和日用产品修理业"]  # rows' own cells stay
+    # a label that ended in a short line was complete: the next page starts a new one
+    [table], _ = merge_across_pages([page(1, [], [_table(1, 400, 780, foot, cut_cells=(2,))]),
+                                     page(2, [], [_table(2, 70, 300, top)])], Settings())
+    assert [r[0] for r in table.rows][1:3] == ["居民服务、修理和", "其他服务业(O)"]
 
 
 def test_different_layout_or_text_between_keeps_tables_apart():
@@ -245,6 +285,104 @@ def test_caption_and_label_come_from_the_lines_above():
               Block(BlockKind.PARAGRAPH, "广州市金融发展“十四五”重点项目和工作", 1, 1, set_apart=True),
               Block(BlockKind.TABLE, "", 1, 1, table_index=0)]
     assert caption_for(blocks, 2) == ("广州市金融发展“十四五”重点项目和工作", "附件")
+
+
+def _para(text: str, page: int, set_apart: bool = True) -> Block:
+    return Block(BlockKind.PARAGRAPH, text, page, page, set_apart=set_apart)
+
+
+TABLE_BLOCK = Block(BlockKind.TABLE, "", 6, 6, table_index=0)
+
+
+@pytest.mark.parametrize("above", [
+    [_para("收入支出决算总表", 6), _para("单位：万元", 6, set_apart=False)],  # a right-aligned unit line below
+    [_para("收入支出决算总表 单位：万元", 6)],  # the unit printed beside the title, on its row
+    [_para("第二部分 部门决算表", 5), _para("收入支出决算总表", 6), _para("金额单位：万元", 6)],  # the page's first line
+])
+def test_caption_is_the_title_above_the_grid_past_its_unit_line(above):
+    """Shanghai 部门决算 (finding 5): 单位：万元 sits right-aligned between the title and the
+    grid, or beside the title; the caption is the title all the same."""
+    assert caption_for([*above, TABLE_BLOCK], len(above)) == ("收入支出决算总表", None)
+
+
+def test_no_caption_from_another_page_or_an_introducing_sentence():
+    assert caption_for([_para("（一）机关运行经费支出情况", 5), TABLE_BLOCK], 1) == (None, None)
+    intro = _para("纳入上海市普陀区财政局2024年度部门决算编制范围的单位包括：", 6, set_apart=False)
+    assert caption_for([intro, TABLE_BLOCK], 1) == (None, None)
+
+
+# the stacked header of 财政拨款“三公”经费支出决算表 (finance bureau p.18) as the grid reads it:
+# spanning cells repeated over the positions they cover, a row of empty cells under 合计
+THREE_PUBLIC = [
+    ["财政拨款“三公”经费"] * 6,
+    ["合计", "合计", "公务用车购置及运行费", "公务用车购置及运行费", "公务用车购置及运行费", "公务用车购置及运行费"],
+    ["合计", "合计", "小计", "小计", "公务用车购置费", "公务用车购置费"],
+    ["", "", "", "", "公务用车购置费", "公务用车购置费"],
+    ["预算数", "决算数", "预算数", "决算数", "预算数", "决算数"],
+    ["0.95", "", "", "", "", ""],
+]
+
+
+def test_stacked_header_rows_fold_into_one_name_per_column_top_down():
+    from pipeline.tables import read_header
+
+    head, data, names = read_header(THREE_PUBLIC)
+    assert len(head) == 5 and data == [["0.95", "", "", "", "", ""]]
+    assert names == ["财政拨款“三公”经费/合计/预算数", "财政拨款“三公”经费/合计/决算数",
+                     "财政拨款“三公”经费/公务用车购置及运行费/小计/预算数",
+                     "财政拨款“三公”经费/公务用车购置及运行费/小计/决算数",
+                     "财政拨款“三公”经费/公务用车购置及运行费/公务用车购置费/预算数",
+                     "财政拨款“三公”经费/公务用车购置及运行费/公务用车购置费/决算数"]
+    # a table with no data printed keeps its blank row: the header never takes every row
+    head, data, _ = read_header(THREE_PUBLIC[:5] + [[""] * 6])
+    assert len(head) == 5 and data == [[""] * 6]
+
+
+def test_a_sub_header_printed_in_the_first_data_row_goes_to_the_names():
+    """收入决算表: 类 | 款 | 项 under 科目编码 share a grid row with the 合计 label and its sums."""
+    from pipeline.tables import read_header
+
+    rows = [["项目", "项目", "项目", "项目", "本年收入合计"],
+            ["支出功能分类", "支出功能分类", "支出功能分类", "科目名称", "本年收入合计"],
+            ["科目编码", "科目编码", "科目编码", "科目名称", "本年收入合计"],
+            ["类", "款", "项", "合计", "2,946.25"],
+            ["201", "", "", "一般公共服务支出", "2,112.86"]]
+    head, data, names = read_header(rows)
+    assert names == ["项目/支出功能分类/科目编码/类", "项目/支出功能分类/科目编码/款", "项目/支出功能分类/科目编码/项",
+                     "项目/科目名称", "本年收入合计"]
+    assert len(head) == 3 and data == [["", "", "", "合计", "2,946.25"], ["201", "", "", "一般公共服务支出", "2,112.86"]]
+    # 合计 | 基本支出 | 项目支出 printed in the 合计 row under 本年支出 (政府性基金…决算表, social work p.15)
+    rows = [["项目", "项目", "本年支出", "本年支出"], ["功能分类科目编码", "科目名称", "本年支出", "本年支出"],
+            ["合计", "合计", "基本支出", "项目支出"], ["", "", "", ""]]
+    head, data, names = read_header(rows)
+    assert names == ["项目/功能分类科目编码", "项目/科目名称", "本年支出/基本支出", "本年支出/项目支出"]
+    assert data == [["合计", "合计", "", ""], ["", "", "", ""]]
+
+
+def test_a_header_of_one_row_leaves_data_rows_alone():
+    from pipeline.tables import read_header
+
+    assert read_header([["序号", "名称"], ["甲", "乙"], ["丙", "丁"]]) == (
+        [["序号", "名称"]], [["甲", "乙"], ["丙", "丁"]], ["序号", "名称"])
+    # a numeric row under a spanning name is data, not a header level
+    head, data, names = read_header([["项目", "项目", "本年收入"], ["201", "一般公共服务", "2,106.66"]])
+    assert names == ["项目", "项目", "本年收入"] and data == [["201", "一般公共服务", "2,106.66"]]
+
+
+def test_side_by_side_panels_under_one_header_become_one_panel():
+    """一般公共预算财政拨款基本支出决算表: 经济分类科目编码 | 科目名称 | 决算数, twice; the left
+    panel ran shorter, its blank rows are padding."""
+    merged = Merged(pieces=[Piece(13, (0, 0, 1, 1), [], (0, 1, 2, 3, 4, 5, 6), True, 0)],
+                    header=["经济分类科目编码", "科目名称", "决算数"] * 2,
+                    rows=[["301", "工资福利支出", "95.36", "302", "商品和服务支出", "10.23"],
+                          ["", "", "", "310", "资本性支出", "0.00"],
+                          ["人员经费合计", "人员经费合计", "95.36", "公用经费合计", "公用经费合计", "10.23"]])
+    table = to_table(merged, "t7")
+    assert table.header == ["经济分类科目编码", "科目名称", "决算数"] and table.col_edges == (0, 1, 2, 3)
+    assert table.rows == [["301", "工资福利支出", "95.36"], ["人员经费合计", "人员经费合计", "95.36"],
+                          ["302", "商品和服务支出", "10.23"], ["310", "资本性支出", "0.00"],
+                          ["公用经费合计", "公用经费合计", "10.23"]]
+    assert panel_width(["收入/项目", "收入/决算数", "支出/项目", "支出/决算数"]) == 0
 
 
 # --- issue split and 目录 ------------------------------------------------------------------
@@ -402,17 +540,6 @@ def test_documents_without_doc_number_are_found_by_their_issue_toc_title():
     assert parts.documents[1].blocks[0].text == "某省城市供水管理办法"
 
 
-def test_stacked_header_rows_combine_when_a_numeric_column_follows():
-    from pipeline.tables import combine_header, split_header
-
-    rows = [["项目", "项目", "本年收入"], ["科目编码", "科目名称", "本年收入"], ["201", "一般公共服务", "2,106.66"],
-            ["208", "社会保障", "41.2"]]
-    head, body = split_header(rows)
-    assert combine_header(head) == ["项目/科目编码", "项目/科目名称", "本年收入"] and len(body) == 2
-    text_only = [["序号", "名称"], ["甲", "乙"], ["丙", "丁"]]
-    assert split_header(text_only) == ([["序号", "名称"]], [["甲", "乙"], ["丙", "丁"]])
-
-
 def test_turned_text_is_tagged_unless_it_is_most_of_the_page():
     from pipeline.extract.chars import page_lines
 
@@ -440,3 +567,200 @@ def test_two_column_gutter_needs_two_columns_of_full_lines():
     assert two_column_gutter(one_column) is None
     key_values = [line(50, 110, 100 + 14 * i, "主办") for i in range(8)] + [line(310, 400, 100 + 14 * i) for i in range(8)]
     assert two_column_gutter(key_values) is None  # short keys: a list, not a column of text
+
+
+# --- rulings: only what shows on paper makes a table (both backends) ------------------------
+
+CELL_TEXT = [["Item", "Amount", "Note"], ["Rent", "120", "monthly"], ["Power", "45", "estimate"]]
+PARAGRAPH = ["Runs of text drawn over boxes that nobody can see on", "paper 2024: each box is four edges to a table",
+             "finder, and boxes of touching lines and runs make grids."]
+
+
+def _visible_table(canv, top: float = 700) -> None:
+    """A plainly ruled 3 x 3 table."""
+    xs, height = [72, 200, 300, 450], 20
+    for r in range(len(CELL_TEXT) + 1):
+        canv.line(xs[0], top - r * height, xs[-1], top - r * height)
+    for x in xs:
+        canv.line(x, top, x, top - len(CELL_TEXT) * height)
+    for r, row in enumerate(CELL_TEXT):
+        for c, text in enumerate(row):
+            canv.drawString(xs[c] + 4, top - (r + 1) * height + 6, text)
+
+
+def _boxed_runs(canv, fill, top: float = 500, stroke: bool = False, lines: list[str] = PARAGRAPH) -> None:
+    """A paragraph whose runs (split where digits start) each sit on a filled box the
+    height of the line pitch, as legal-database exports draw them: boxes touch."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    canv.setFont("Helvetica", 11)
+    for k, text in enumerate(lines):
+        y, x = top - 16 * k, 72.0
+        for run in re.findall(r"\d+|\D+", text):
+            width = stringWidth(run, "Helvetica", 11)
+            canv.setFillColorRGB(*fill)
+            canv.rect(x, y - 4, width, 16, stroke=int(stroke), fill=1)
+            canv.setFillColorRGB(0, 0, 0)
+            canv.drawString(x, y, run)
+            x += width
+
+
+def _page_with(path, draw) -> None:
+    from reportlab.pdfgen.canvas import Canvas
+
+    canv = Canvas(str(path), pagesize=(595, 842))
+    canv.setFont("Helvetica", 11)
+    draw(canv)
+    canv.showPage()
+    canv.save()
+
+
+def _tables_on_both_backends(path) -> list[list[list[str]]]:
+    from pipeline.extract.pdf import open_pdf
+
+    got = {}
+    for backend in ("pdfium", "pdfplumber"):
+        with open_pdf(path, backend) as reader:
+            got[backend] = [[list(r) for r in t.rows] for p in reader.pages() for t in p.tables]
+    assert got["pdfium"] == got["pdfplumber"]
+    return got["pdfplumber"]
+
+
+def _cream_page(canv) -> None:
+    canv.setFillColorRGB(1, 0.97, 0.9)
+    canv.rect(0, 0, 595, 842, stroke=0, fill=1)
+    canv.setFillColorRGB(0, 0, 0)
+    _visible_table(canv)
+    _boxed_runs(canv, (1, 0.97, 0.9))
+
+
+def _zero_width_grid(canv) -> None:
+    _visible_table(canv)
+    for k in range(4):  # a grid of fills with no width or no height: nothing painted
+        canv.rect(72 + 100 * k, 300, 0, 90, stroke=0, fill=1)
+        canv.rect(72, 300 + 30 * k, 300, 0, stroke=0, fill=1)
+    canv.drawString(80, 370, "A")
+    canv.drawString(180, 340, "B")
+
+
+def _off_the_page(canv) -> None:
+    _visible_table(canv)
+    canv.saveState()
+    canv.translate(-700, 0)  # a second table, drawn where no page shows it
+    _visible_table(canv, top=400)
+    canv.restoreState()
+
+
+@pytest.mark.parametrize("draw", [
+    pytest.param(lambda canv: (_visible_table(canv), _boxed_runs(canv, (1, 1, 1))), id="white-boxes-behind-runs"),
+    pytest.param(_cream_page, id="background-coloured-boxes"),
+    pytest.param(_zero_width_grid, id="zero-width-fills"),
+    pytest.param(_off_the_page, id="clipped-away-by-the-page"),
+])
+def test_only_visible_rulings_make_tables(tmp_path, draw):
+    """Finding 2 of issue 13: a legal-database export paints a white, unstroked box behind
+    every text run; each was a table (2,677 of them, their text taken out of the body)."""
+    pdf = tmp_path / "page.pdf"
+    _page_with(pdf, draw)
+    assert _tables_on_both_backends(pdf) == [CELL_TEXT]
+
+
+def test_a_box_around_one_line_is_no_table(tmp_path):
+    def draw(canv):
+        _visible_table(canv)
+        canv.setFillColorRGB(1, 1, 0.4)  # a highlight behind one line
+        canv.rect(70, 596, 300, 16, stroke=0, fill=1)
+        canv.setFillColorRGB(0, 0, 0)
+        canv.drawString(72, 600, "A highlighted sentence of the body text.")
+        canv.rect(70, 546, 200, 18, stroke=1, fill=0)  # a boxed heading
+        canv.drawString(72, 550, "Chapter One General Rules")
+        # visible boxes behind the runs of one line: cells in a row, but one line of text
+        _boxed_runs(canv, (0.8, 0.9, 1.0), top=450, stroke=True, lines=PARAGRAPH[1:2])
+
+    pdf = tmp_path / "boxes.pdf"
+    _page_with(pdf, draw)
+    assert _tables_on_both_backends(pdf) == [CELL_TEXT]
+
+
+def _label_cut_at_the_foot(path, label: str) -> None:
+    """A CSRC-style list over two pages: the 门类 label of rows 79-81 is a merged cell cut by
+    the page break; its first line (``label``) stands at the foot of page 1."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen.canvas import Canvas
+
+    first = "Residential services, repair and"
+    xs = [72, 72 + stringWidth(first, "Helvetica", 10) + 4, 320, 500]
+    # (top of the grid, rows, rows whose bottom rule leaves out the label column: it spans on)
+    pages = [(120, [["Section", "Code", "Name"], ["Water (N)", "78", "Utilities"], [label, "79", "Residents"]], set()),
+             (780, [["other services (O)", "80", "Repair"], ["", "81", "Other"], ["Education (P)", "83", "Schools"]], {0})]
+    canv = Canvas(str(path), pagesize=(595, 842))
+    for top, rows, spanning in pages:
+        canv.setFont("Helvetica", 10)
+        canv.line(xs[0], top, xs[-1], top)
+        for r, row in enumerate(rows):
+            y = top - (r + 1) * 20
+            canv.line(xs[1] if r in spanning else xs[0], y, xs[-1], y)
+            for c, text in enumerate(row):
+                canv.drawString(xs[c] + 2, y + 6, text)
+        for x in xs:
+            canv.line(x, top, x, top - 20 * len(rows))
+        canv.showPage()
+    canv.save()
+
+
+@pytest.mark.parametrize(("label", "column"), [
+    ("Residential services, repair and", ["Water (N)", *["Residential services, repair and other services (O)"] * 3,
+                                           "Education (P)"]),
+    ("Residents", ["Water (N)", "Residents", "other services (O)", "other services (O)", "Education (P)"]),
+])
+def test_a_merged_label_cut_at_the_page_foot_on_both_backends(tmp_path, label, column):
+    """Finding 8: ``居民服务、修理和`` / ``其他服务业(O)`` was filled down in two halves. A label
+    whose last line at the foot is full goes on overleaf; a short one was complete."""
+    from pipeline.process import process_pdf
+
+    pdf = tmp_path / "list.pdf"
+    _label_cut_at_the_foot(pdf, label)
+    got = {}
+    for backend in ("auto", "pdfplumber"):
+        [doc] = process_pdf(pdf, source="x", raw_sha256="0" * 64, settings=Settings(backend=backend)).documents
+        got[backend] = [(t.page_start, t.page_end, [r[0] for r in t.rows]) for t in doc.tables]
+    assert got["auto"] == got["pdfplumber"] == [(1, 2, column)]
+
+
+# --- the tables stage through the whole PDF path (builder PDFs) -------------------------------
+
+ONE_TABLE = "上市公司行业分类结果\n\n| 序号 | 门类 | 行业名称 |\n|---|---|---|\n" + "\n".join(
+    f"| {i} | 门类{i // 10} | 行业名称第{i}项 |" for i in range(1, 121)) + "\n"
+
+
+def test_a_document_that_is_one_table_ends_on_the_tables_last_page(pdf_factory):
+    """Finding 8: a CSRC industry list, one table over 85 pages, reported page_end = 1."""
+    from pipeline.process import process_pdf
+
+    pdf = pdf_factory(ONE_TABLE, "one-table.pdf")
+    [doc] = process_pdf(pdf, source="x", raw_sha256="0" * 64).documents
+    [table] = doc.tables
+    assert (table.page_start, table.page_end, table.n_rows, table.caption) == (1, 4, 120, "上市公司行业分类结果")
+    assert (doc.page_start, doc.page_end) == (1, 4)
+
+
+STACKED = """财政拨款“三公”经费支出决算表
+
+单位：万元
+
+| 财政拨款“三公”经费 | << | << | << | << | << |
+| 合计 | << | 公务用车购置及运行维护费 | << | 公务接待费 | << |
+| 预算数 | 决算数 | 预算数 | 决算数 | 预算数 | 决算数 |
+|---|---|---|---|---|---|
+""" + "\n".join(f"| {i}.5 | {i} | {i}.25 | 1 | 2 | 3 |" for i in range(1, 60)) + "\n"
+
+
+def test_three_header_rows_repeated_on_every_page_fold_into_one_name_per_column(pdf_factory):
+    from pipeline.process import process_pdf
+
+    [doc] = process_pdf(pdf_factory(STACKED, "stacked.pdf"), source="x", raw_sha256="0" * 64).documents
+    [table] = doc.tables
+    assert table.caption == "财政拨款“三公”经费支出决算表" and (table.page_start, table.page_end) == (1, 3)
+    assert table.header == [f"财政拨款“三公”经费/{group}/{level}" for group in ("合计", "公务用车购置及运行维护费", "公务接待费")
+                            for level in ("预算数", "决算数")]
+    assert table.n_rows == 59 and [r[0] for r in table.rows] == [f"{i}.5" for i in range(1, 60)]

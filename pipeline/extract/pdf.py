@@ -25,6 +25,7 @@ from typing import Protocol
 
 import pdfplumber
 import pdfplumber.table as ptable
+import pdfplumber.utils as plumber_utils
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
@@ -68,7 +69,8 @@ def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
     text is still read), rather than failing the document.
     """
     try:
-        edges = [e for e in page.edges if e["orientation"] in ("h", "v")]
+        edges = [e for e in _plumber_ruling_objects(page) for e in plumber_utils.obj_to_edges(e)]
+        edges = [e for e in edges if e["orientation"] in ("h", "v")]
         return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number)
     except Exception as exc:  # pdfminer raises assorted types on broken content streams
         if warnings is not None:
@@ -96,7 +98,8 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
         bands = _row_bands(_within(chars, table.bbox), [r.bbox[1] for r in table.rows])
         grid = [[None if cell is None else _cell_text(_band_chars(bands, cell), cell, page_no) for cell in row.cells]
                 for row in table.rows]
-        if not grid or max(len(r) for r in grid) < 2:
+        if (not grid or max(len(r) for r in grid) < MIN_TABLE_COLUMNS
+                or not _holds_text_as_a_table(grid, _within(chars, table.bbox), page_no)):
             continue
         xs = sorted({round(c[0], 1) for c in table.cells} | {round(c[2], 1) for c in table.cells})
         col_edges: list[float] = []
@@ -109,8 +112,47 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
             rows=tuple(tuple(row) for row in _fill_spans(table, grid)),
             col_edges=tuple(col_edges),
             ruled=True,
+            cut_cells=_cut_cells(table, chars, page_no),
         ))
     return found
+
+
+# font sizes of room left after a cell's last line, below which the line is full: less than
+# one more character and the cell's padding (the text wrapped there, and may go on)
+FULL_LINE_ROOM = 1.5
+
+
+def _cut_cells(table, chars: list[Char], page_no: int) -> tuple[int, ...]:
+    """Columns whose cell in the bottom row (a merged cell reaching the foot included) ends
+    in a full line: at the foot of a page, its text may go on in the same cell overleaf."""
+    y = (table.rows[-1].bbox[1] + table.bbox[3]) / 2
+    inside = _within(chars, table.bbox)
+    out = []
+    for j, column in enumerate(table.columns):
+        x = (column.bbox[0] + column.bbox[2]) / 2
+        cell = next((c for c in table.cells if c[0] <= x <= c[2] and c[1] <= y <= c[3]), None)
+        lines = chars_to_lines(_within(inside, cell), page_no) if cell else []
+        if lines:
+            last = max(lines, key=lambda ln: ln.bbox[3])
+            if (cell[2] - cell[0]) - (last.bbox[2] - last.bbox[0]) < FULL_LINE_ROOM * (last.font_size or 0):
+                out.append(j)
+    return tuple(out)
+
+
+# a grid of one column is a frame around text (a boxed paragraph or heading), not a table
+MIN_TABLE_COLUMNS = 2
+
+
+def _holds_text_as_a_table(grid: list[list[str | None]], chars: list[Char], page_no: int) -> bool:
+    """Does the grid hold text the way a table does: in at least two rows, or in two
+    columns of one row that are not one line of text run across the cells? A box around
+    one line (a highlight, a boxed heading, a text frame, boxes drawn behind the runs of
+    one line) does not, however many cells its edges make. A grid with no text at all may
+    be the rest of a table from the page before: the tables stage decides."""
+    filled = [(i, j) for i, row in enumerate(grid) for j, text in enumerate(row) if text and text.strip()]
+    if not filled or len({i for i, _ in filled}) >= 2:
+        return True
+    return len({j for _, j in filled}) >= 2 and len(chars_to_lines(chars, page_no)) > 1
 
 
 def _edge_length(edge: dict) -> float:
@@ -200,6 +242,86 @@ def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None)
         elif turned is not None:
             turned.append(char)
     return out
+
+
+# --- rulings: only what shows on paper --------------------------------------------------
+#
+# A table is found from the page's rulings, and a ruling is a drawn line or box edge that a
+# reader can see. Producers draw much that cannot be seen: a legal-database export (WPS,
+# then Aspose) paints a white, unstroked rectangle behind every text run, about 60 a page,
+# and each would be four edges. A shape shows when it is stroked in a colour other than the
+# page's background, or filled (with a non-zero width and height) in such a colour, and it
+# lies on the page. Both backends decide with ``paints`` on the same facts: PDFium from a
+# path object's draw mode and colours, pdfplumber from pdfminer's ``stroke``/``fill`` flags
+# and colours. (A clipping path is no drawn shape for either. Clip paths inside the page and
+# transparency are not looked at: pdfminer reports neither.)
+
+RGB = tuple[float, float, float]
+WHITE: RGB = (1.0, 1.0, 1.0)  # the page background unless a shape paints the page
+# colours whose channels (0..1) differ by at most this look the same on paper (rounding,
+# a colour-space round trip)
+SAME_COLOUR = 0.02
+# a filled shape covering at least this share of the page's width and of its height is the
+# page's background: shapes in its colour cannot be seen on it
+BACKGROUND_COVER = 0.95
+# pt: a shape further than this outside the page box is clipped away by the page
+PAGE_SLACK = 1.0
+
+
+def paints(stroked: bool, stroke: RGB | None, filled: bool, fill: RGB | None,
+           size: tuple[float, float], background: RGB) -> bool:
+    """Does a shape leave a mark on the page? ``None`` colours (patterns, unknown spaces)
+    count as visible; a fill of zero width or height paints nothing."""
+    if stroked and _differs(stroke, background):
+        return True
+    return filled and size[0] > 0 and size[1] > 0 and _differs(fill, background)
+
+
+def _differs(colour: RGB | None, background: RGB) -> bool:
+    return colour is None or max(abs(a - b) for a, b in zip(colour, background, strict=True)) > SAME_COLOUR
+
+
+def _on_page(x0: float, top: float, x1: float, bottom: float, width: float, height: float) -> bool:
+    return x1 >= -PAGE_SLACK and x0 <= width + PAGE_SLACK and bottom >= -PAGE_SLACK and top <= height + PAGE_SLACK
+
+
+def _covers_page(size: tuple[float, float], width: float, height: float) -> bool:
+    return size[0] >= BACKGROUND_COVER * width and size[1] >= BACKGROUND_COVER * height
+
+
+def plumber_rgb(colour) -> RGB | None:
+    """pdfminer's colour (a gray number, or an RGB or CMYK tuple, 0..1) as RGB; None for a
+    pattern or another space. No colour set is black, as the PDF's default."""
+    if colour is None:
+        return (0.0, 0.0, 0.0)
+    if isinstance(colour, int | float):
+        colour = (colour,)
+    if not isinstance(colour, tuple | list) or not all(isinstance(v, int | float) for v in colour):
+        return None
+    if len(colour) == 1:
+        return (float(colour[0]),) * 3
+    if len(colour) == 3:
+        return (float(colour[0]), float(colour[1]), float(colour[2]))
+    if len(colour) == 4:  # CMYK, converted as PDF 32000 §10.3.5 does without a profile
+        c, m, y, k = colour
+        return (1 - min(1.0, c + k), 1 - min(1.0, m + k), 1 - min(1.0, y + k))
+    return None
+
+
+def _plumber_ruling_objects(page: pdfplumber.page.Page) -> list[dict]:
+    """The page's lines, rectangles and curves that can be seen (see ``paints``)."""
+    shapes = [*page.rects, *page.curves, *page.lines]
+    width, height = float(page.width), float(page.height)
+    if (page.rotation or 0) % 180:  # pdfplumber places objects as displayed, but keeps the unturned size
+        width, height = height, width
+
+    def facts(o: dict) -> tuple:
+        return (bool(o.get("stroke")), plumber_rgb(o.get("stroking_color")), bool(o.get("fill")),
+                plumber_rgb(o.get("non_stroking_color")), (o["width"], o["height"]))
+
+    background = next((f[3] for f in map(facts, shapes) if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
+    return [o for o in shapes if _on_page(o["x0"], o["top"], o["x1"], o["bottom"], width, height)
+            and paints(*facts(o), background)]
 
 
 def _has_rulings(page: pdfplumber.page.Page) -> bool:
@@ -464,34 +586,71 @@ def _address(func):
 
 
 def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
-    """Horizontal and vertical ruling edges from the page's path objects, in pdfplumber's
-    edge format; None when paths sit inside form XObjects (left to pdfplumber)."""
-    edges: list[dict] = []
-    matrix = pdfium_c.FS_MATRIX()
-    x, y = ctypes.c_float(), ctypes.c_float()
+    """Horizontal and vertical ruling edges of the page's path objects that can be seen (see
+    ``paints``), in pdfplumber's edge format; None when paths sit inside form XObjects (left
+    to pdfplumber). Whether a path shows is asked first (four calls), so that the segments
+    are read only for the paths that do: a legal-database export draws 60 unseen a page."""
+    width = page.get_width()
+    paths: list[tuple[object, tuple]] = []
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         kind = pdfium_c.FPDFPageObj_GetType(obj)
         if kind == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0:
             return None
-        if kind != pdfium_c.FPDF_PAGEOBJ_PATH:
-            continue
-        pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
-        points: list[tuple[float, float]] = []
-        for n in range(pdfium_c.FPDFPath_CountSegments(obj)):
-            seg = pdfium_c.FPDFPath_GetPathSegment(obj, n)
-            pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
-            px = matrix.a * x.value + matrix.c * y.value + matrix.e
-            py = height - (matrix.b * x.value + matrix.d * y.value + matrix.f)
-            if pdfium_c.FPDFPathSegment_GetType(seg) == pdfium_c.FPDF_SEGMENT_MOVETO:
-                points = [(px, py)]
-                continue
-            if points:
-                _add_edge(edges, points[-1], (px, py))
-            points.append((px, py))
-            if pdfium_c.FPDFPathSegment_GetClose(seg) and len(points) > 2:
-                _add_edge(edges, points[-1], points[0])
+        if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            paths.append((obj, _pdfium_look(obj, height)))
+    background = next((f[3] for _, f in paths if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
+    edges: list[dict] = []
+    for obj, (stroked, stroke, filled, fill, size, box) in paths:
+        if _on_page(*box, width, height) and paints(stroked, stroke, filled, fill, size, background):
+            for a, b in _pdfium_segments(obj, height):
+                _add_edge(edges, a, b)
     return edges
+
+
+def _pdfium_look(obj, height: float) -> tuple:
+    """What a path object shows: (stroked, stroke RGB, filled, fill RGB, (width, height),
+    top-left bbox)."""
+    fill_mode, stroked = ctypes.c_int(), ctypes.c_int()
+    pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroked)
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
+    box = (left.value, height - top.value, right.value, height - bottom.value)
+    return (bool(stroked.value), _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetStrokeColor),
+            fill_mode.value != pdfium_c.FPDF_FILLMODE_NONE, _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetFillColor),
+            (right.value - left.value, top.value - bottom.value), box)
+
+
+def _pdfium_segments(obj, height: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """A path object's straight segments, closing ones included, in top-left page points."""
+    matrix = pdfium_c.FS_MATRIX()
+    x, y = ctypes.c_float(), ctypes.c_float()
+    pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
+    segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    points: list[tuple[float, float]] = []
+    for n in range(pdfium_c.FPDFPath_CountSegments(obj)):
+        seg = pdfium_c.FPDFPath_GetPathSegment(obj, n)
+        pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
+        px = matrix.a * x.value + matrix.c * y.value + matrix.e
+        py = height - (matrix.b * x.value + matrix.d * y.value + matrix.f)
+        if pdfium_c.FPDFPathSegment_GetType(seg) == pdfium_c.FPDF_SEGMENT_MOVETO:
+            points = [(px, py)]
+            continue
+        if points:
+            segments.append((points[-1], (px, py)))
+        points.append((px, py))
+        if pdfium_c.FPDFPathSegment_GetClose(seg) and len(points) > 2:
+            segments.append((points[-1], points[0]))
+    return segments
+
+
+def _pdfium_rgb(obj, getter) -> RGB | None:
+    """A path object's stroke or fill colour as RGB in 0..1 (PDFium converts gray and CMYK);
+    None when PDFium gives none (a pattern)."""
+    r, g, b, a = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
+    if not getter(obj, r, g, b, a):
+        return None
+    return (r.value / 255, g.value / 255, b.value / 255)
 
 
 def _add_edge(edges: list[dict], a: tuple[float, float], b: tuple[float, float]) -> None:
