@@ -16,7 +16,7 @@ from tests.fixtures.legal_code import LAST_ARTICLE, civil_code_outline, civil_co
 
 @pytest.fixture(scope="module")
 def code_output(pdf_factory, tmp_path_factory):
-    pdf = pdf_factory(civil_code_text(), "civil-code.pdf")
+    pdf = pdf_factory(civil_code_text(), "civil-code.pdf", invisible_boxes=True)  # as the export draws them
     out = tmp_path_factory.mktemp("civil-code") / "out"
     assert main(["ingest", str(pdf), "--out", str(out), "--raw", "", "-q"]) == 0
     store = Store(out)
