@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     own_cpu_s,
     run_child,
     sample_pdf,
+    seed_text,
     vm_hwm_mb,
     vm_rss_mb,
 )
@@ -275,6 +276,35 @@ def bench_boxes(tmp: Path, cfg: Config, details: dict) -> list[Row]:
             note=f"pipeline {run.data['seconds']:.1f} s; {run.data['tables']} tables found, {drawn} ruled drawn"),
         Row(f"boxes {pages}p", "peak RSS, fresh process (baseline: after imports)", run.data["hwm_mb"], "MB",
             run.data["hwm_import_mb"], "MB", None, "<= 300 MB", run.data["hwm_mb"] <= 300),
+    ]
+
+
+def bench_columns(sample: Path, tmp: Path, cfg: Config, details: dict) -> list[Row]:
+    """The seed issue set in two columns (embedded TrueType font) against the bundled one-column
+    sample: each one's pipeline pages/s over bare pdfplumber's on the same file, and the two
+    ratios compared (the column work costs at most 10 %)."""
+    from pipeline.process import process_pdf
+    from pipeline.settings import Settings
+    from tests.fixtures.build_gazette import build_pdf
+
+    two = tmp / "two-columns.pdf"
+    log("7. two columns: building the seed issue in two columns")
+    build_pdf(seed_text(), two, columns=2, font="embedded")
+
+    def ratio(path: Path) -> tuple[float, float, float]:
+        pages, sha = pdfium_text(path), sha256_file(path)
+        t_base, _ = best_of(lambda: plumber_text(path), cfg.long_repeats)
+        t_run, _ = best_of(lambda: process_pdf(path, source=path.name, raw_sha256=sha, settings=Settings()),
+                           cfg.short_repeats)
+        return pages / t_run, pages / t_base, t_base / t_run
+
+    pps_one, base_one, r_one = ratio(sample)
+    pps_two, base_two, r_two = ratio(two)
+    details["columns"] = {"one": {"pps": pps_one, "plumber_pps": base_one}, "two": {"pps": pps_two, "plumber_pps": base_two}}
+    return [
+        Row("two columns", "pipeline auto vs bare pdfplumber, two-column issue", pps_two, "p/s", base_two, "p/s", r_two),
+        Row("two columns", "that ratio vs the one-column sample's", r_two, "x", r_one, "x", r_two / r_one, ">= 0.9",
+            check(r_two / r_one, ">= 0.9")),
     ]
 
 
@@ -619,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pages, issues and repeats (smoke run, < 60 s)")
     ap.add_argument("--skip-flows", action="store_true", help="skip section 5 (Prefect)")
-    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "boxes"], action="append",
+    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "boxes", "columns"], action="append",
                     help="run only this section (repeatable)")
     ap.add_argument("--html-quality", action="store_true", help="also run bench/html_quality.py at the end")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
@@ -661,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_flows:
             sections.append(("prefect", lambda: bench_flows(issues, tmp, cfg, details)))
         sections.append(("boxes", lambda: bench_boxes(tmp, cfg, details)))
+        sections.append(("columns", lambda: bench_columns(sample, tmp, cfg, details)))
         for name, fn in sections:
             if args.only and name not in args.only:
                 continue

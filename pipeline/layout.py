@@ -10,6 +10,7 @@ page number, running header) has already been tagged by ``clean``.
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 from collections import Counter
@@ -157,26 +158,30 @@ def build_blocks(
     pages: Sequence[Page],
     table_anchors: dict[tuple[int, int], int] | None = None,
     exclude: Sequence[tuple[int, BBox]] = (),
+    gutters: dict[int, tuple[float, float]] | None = None,
 ) -> list[Block]:
     """Paragraph blocks from the body lines of ``pages``.
 
     ``exclude``: (page_no, bbox) regions whose lines belong to tables. ``table_anchors``:
     (page_no, index of the region in ``exclude``) -> table index; a TABLE block is placed
-    there, in reading order.
+    there, in reading order. ``gutters``: the column gutter of each page set in two
+    columns (``page_gutters``; worked out here when not given).
     """
     anchors = table_anchors or {}
-    table_tops: dict[int, list[tuple[float, int]]] = {}
+    table_boxes: dict[int, list[tuple[BBox, int]]] = {}
     for (page_no, region), table_index in anchors.items():
-        table_tops.setdefault(page_no, []).append((exclude[region][1][1], table_index))
+        table_boxes.setdefault(page_no, []).append((exclude[region][1], table_index))
     items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | table index)
     columns: dict[int, str] = {}  # id(line) -> its column, on pages set in two columns
-    bodies = {page.page_no: [ln for ln in page.lines if ln.layer is Layer.BODY and not _inside(ln, page.page_no, exclude)]
-              for page in pages}
-    gutters = page_gutters(pages, bodies)
+    if gutters is None:
+        gutters = page_gutters(pages, {p.page_no: [ln for ln in p.lines if ln.layer is Layer.BODY
+                                                   and not _inside(ln, p.page_no, exclude)] for p in pages})
     for page in pages:
         gutter = gutters.get(page.page_no)
-        body = [part for ln in bodies[page.page_no] for part in split_at_gutter(ln, gutter)]
-        items += _page_items(page.page_no, body, table_tops.get(page.page_no, []), columns, gutter)
+        # split first: a column's line may share its row with a table cell across the gutter
+        body = [part for ln in page.lines if ln.layer is Layer.BODY for part in split_at_gutter(ln, gutter)
+                if not _inside(part, page.page_no, exclude)]
+        items += _page_items(page.page_no, body, table_boxes.get(page.page_no, []), columns, gutter)
     items.sort(key=lambda it: (it[0], it[1]))
     lines = [it[2] for it in items if isinstance(it[2], Line)]
     widths = {p.page_no: round(p.width) for p in pages}
@@ -208,20 +213,33 @@ def build_blocks(
     return blocks
 
 
-def _page_items(page_no: int, body: list[Line], tables: list[tuple[float, int]],
+def _page_items(page_no: int, body: list[Line], tables: list[tuple[BBox, int]],
                 columns: dict[int, str], gutter: tuple[float, float] | None) -> list[tuple[int, tuple, object]]:
     """One page's lines and table anchors with their reading-order keys: top to bottom, or
-    column by column on a page set in two columns (whose lines are noted in ``columns``)."""
+    column by column on a page set in two columns (whose lines are noted in ``columns``; a
+    table inside a column is read in its column, a table across both divides the page)."""
     if gutter is None:
         return ([(page_no, (ln.top, order), ln) for order, ln in enumerate(_rows(body))]
-                + [(page_no, (top, -1), index) for top, index in tables])
-    tops = [top for top, _ in tables]
+                + [(page_no, (box[1], -1), index) for box, index in tables])
+    across = [box[1] for box, _ in tables if column_of_box(box, gutter) is None]
     out: list[tuple[int, tuple, object]] = []
-    for key, ln, col in _column_order(body, gutter, tops):
+    for key, ln, col in _column_order(body, gutter, across):
         out.append((page_no, key, ln))
         if col:
             columns[id(ln)] = col
-    return out + [(page_no, (_band(top, body, gutter, tops), 2, top, -1), index) for top, index in tables]
+    rank = {"L": 0, "R": 1, None: 2}
+    dividers = _dividers(body, gutter, across)
+    return out + [(page_no, (_band(box[1], dividers), rank[column_of_box(box, gutter)], box[1], -1), index)
+                  for box, index in tables]
+
+
+def column_of_box(box: BBox, gutter: tuple[float, float]) -> str | None:
+    """"L" or "R" for a box inside one column of a two-column page, None across both."""
+    if box[2] <= gutter[0] + 1:
+        return "L"
+    if box[0] >= gutter[1] - 1:
+        return "R"
+    return None
 
 
 def _paragraph(lines: list[Line], shape: _Shape) -> Block:
@@ -315,7 +333,7 @@ def _cut(line: Line, gaps: list[tuple[float, float, int]]) -> list[Line]:
     return out
 
 
-def page_gutters(pages: Sequence[Page], bodies: dict[int, list[Line]]) -> dict[int, tuple[float, float]]:
+def page_gutters(pages: Sequence[Page], bodies: dict[int, list[Line]] | None = None) -> dict[int, tuple[float, float]]:
     """The column gutter of every page set in two columns, decided for the document.
 
     A page where the layout is clear (enough lines on both sides, ``two_column_gutter``)
@@ -324,6 +342,9 @@ def page_gutters(pages: Sequence[Page], bodies: dict[int, list[Line]]) -> dict[i
     leave that gutter free, as the typesetter's grid does. A page whose lines run across the
     middle (a title page, a one-column part of the document) stays one column.
     """
+    if bodies is None:  # the body lines outside the ruled tables found at extraction
+        bodies = {p.page_no: [ln for ln in p.lines if ln.layer is Layer.BODY
+                              and not _inside(ln, p.page_no, [(p.page_no, t.bbox) for t in p.tables])] for p in pages}
     clear: dict[int, tuple[float, float]] = {}
     for page in pages:
         pieces = [part for ln in bodies[page.page_no] for part in split_at_gaps(ln)]
@@ -338,7 +359,7 @@ def page_gutters(pages: Sequence[Page], bodies: dict[int, list[Line]]) -> dict[i
         if page.page_no in clear:
             continue
         near = sorted((n for n in clear if widths[n] == widths[page.page_no]), key=lambda n: abs(n - page.page_no))
-        if near and _leaves_free(bodies[page.page_no], clear[near[0]]):
+        if near and _leaves_free(bodies[page.page_no], clear[near[0]], [t.bbox for t in page.tables]):
             out[page.page_no] = clear[near[0]]
     return out
 
@@ -349,29 +370,29 @@ CROSSING_SHARE = 1 / 7
 MIN_CROSSING_LINES = 2
 
 
-def _leaves_free(lines: Sequence[Line], gutter: tuple[float, float]) -> bool:
-    """Do the page's lines keep out of ``gutter`` (or only cross it through a blank stretch)?"""
+def _leaves_free(lines: Sequence[Line], gutter: tuple[float, float], tables: Sequence[BBox] = ()) -> bool:
+    """Do the page's lines keep out of ``gutter`` (or only cross it through a blank stretch),
+    with something (text or a table) in the right-hand column?"""
     placed = [part for ln in lines for part in split_at_gutter(ln, gutter) if part.bbox is not None]
-    if not placed:
-        return False
     crossing = [ln for ln in placed if ln.bbox[0] < gutter[0] - 1 and ln.bbox[2] > gutter[1] + 1]
-    right = [ln for ln in placed if ln.bbox[0] >= gutter[1] - 1]
+    right = [ln for ln in placed if ln.bbox[0] >= gutter[1] - 1] + [b for b in tables if column_of_box(b, gutter) == "R"]
     allowed = max(MIN_CROSSING_LINES, int(len(placed) * CROSSING_SHARE))
     return len(crossing) <= allowed and bool(right)
 
 
 def _column_of(ln: Line, gutter: tuple[float, float]) -> str | None:
-    if ln.bbox[2] <= gutter[0] + 1:
-        return "L"
-    if ln.bbox[0] >= gutter[1] - 1:
-        return "R"
-    return None  # across both columns
+    return column_of_box(ln.bbox, gutter)  # None: across both columns
 
 
-def _band(top: float, lines: Sequence[Line], gutter: tuple[float, float], table_tops: Sequence[float]) -> int:
-    """How many full-width things (lines across the gutter, tables) start above ``top``."""
-    across = [ln.top for ln in lines if ln.bbox is not None and _column_of(ln, gutter) is None]
-    return sum(1 for t in [*across, *table_tops] if t < top)
+def _dividers(lines: Sequence[Line], gutter: tuple[float, float], table_tops: Sequence[float]) -> list[float]:
+    """Tops of the full-width things (lines across the gutter, tables) that cut a two-column
+    page into bands, sorted."""
+    return sorted([ln.top for ln in lines if ln.bbox is not None and _column_of(ln, gutter) is None] + list(table_tops))
+
+
+def _band(top: float, dividers: Sequence[float]) -> int:
+    """How many full-width things start above ``top``."""
+    return bisect.bisect_left(dividers, top)
 
 
 def _column_order(lines: Sequence[Line], gutter: tuple[float, float],
@@ -380,12 +401,13 @@ def _column_order(lines: Sequence[Line], gutter: tuple[float, float],
     tables), the left column top to bottom, then the right one; each column's segments of
     one row are merged as on a one-column page."""
     out = []
+    dividers = _dividers(lines, gutter, table_tops)
     by_col: dict[str | None, list[Line]] = {}
     for ln in sorted((ln for ln in lines if ln.bbox is not None), key=lambda ln: ln.top):
         by_col.setdefault(_column_of(ln, gutter), []).append(ln)
     for col, rank in (("L", 0), ("R", 1), (None, 2)):
         for order, ln in enumerate(_rows(by_col.get(col, []))):
-            out.append(((_band(ln.top, lines, gutter, table_tops), rank, ln.top, order), ln, col))
+            out.append(((_band(ln.top, dividers), rank, ln.top, order), ln, col))
     return out
 
 

@@ -17,7 +17,7 @@ from pipeline import faults
 from pipeline.clean import clean_pages
 from pipeline.extract.pdf import PdfError, open_pdf
 from pipeline.issue import DocPart, IssueParts, labelled_fields, split_issue
-from pipeline.layout import build_blocks
+from pipeline.layout import build_blocks, page_gutters
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
 from pipeline.outline import build_sections, heading_of
 from pipeline.settings import Settings, resolve
@@ -97,9 +97,11 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
         raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
     notes: list[str] = []  # stages that failed for the whole input: every document says so
     pages = guarded("clean", source, notes, lambda: pages, clean_pages, pages, settings)
-    merged, regions = guarded("tables", source, notes, lambda: ([], []), merge_across_pages, pages, settings)
+    gutters = guarded("columns", source, notes, dict, page_gutters, pages)  # pages set in two columns
+    merged, regions = guarded("tables", source, notes, lambda: ([], []), merge_across_pages, pages, settings, gutters)
     anchors = {(m.pieces[0].page_no, m.pieces[0].region): i for i, m in enumerate(merged)}
-    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, anchors, regions)
+    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, anchors, regions,
+                     gutters)
     parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [DocPart(list(blocks))], []),
                     split_issue, blocks)
     unit_id = parts.unit_id(raw_sha256)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
 from pipeline.extract.pdf import SPANNED
-from pipeline.layout import two_column_gutter
+from pipeline.layout import column_of_box, split_at_gutter
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page, PageTable, Table
 from pipeline.settings import Settings
 
@@ -166,15 +166,15 @@ def combine_header(header_rows: list[list[str]]) -> list[str]:
     return names
 
 
-def borderless_tables(page: Page, min_rows: int = 3) -> list[PageTable]:
+def borderless_tables(page: Page, min_rows: int = 3, gutter: tuple[float, float] | None = None) -> list[PageTable]:
     """Tables without rulings (colophons, key/value blocks, plain column layouts).
 
     At least ``min_rows`` consecutive text rows that each hold the same number (≥ 2) of
     gap-separated segments, with every column's left edge lined up within 3 pt; on a page
-    set in two columns, rows that are just the two columns' lines are no table.
+    set in two columns (``gutter``), rows that are just the two columns' lines are no table.
     """
-    body = [ln for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)]
-    gutter = two_column_gutter(body)  # a page set in two columns: its rows of two are prose
+    body = [part for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)
+            for part in split_at_gutter(ln, gutter)]
     rows: dict[float, list[Line]] = {}
     for ln in body:
         rows.setdefault(round(ln.bbox[3]), []).append(ln)
@@ -219,10 +219,14 @@ def _is_furniture_text(text: str) -> bool:
     return is_watermark(text) or page_number_value(text) is not None
 
 
-def _body_between(page: Page, above: float | None, below: float | None, regions: list[BBox]) -> bool:
-    """Is there body text on ``page`` between y=above and y=below, outside table regions?"""
+def _body_between(page: Page, above: float | None, below: float | None, regions: list[BBox],
+                  xs: tuple[float, float] | None = None) -> bool:
+    """Is there body text on ``page`` between y=above and y=below, outside table regions
+    (and, on a page set in columns, inside the x-range ``xs`` of one column)?"""
     for ln in page.lines:
         if ln.layer is not Layer.BODY or ln.bbox is None or _is_furniture_text(ln.text):
+            continue
+        if xs is not None and not (xs[0] - 1 <= ln.bbox[0] and ln.bbox[2] <= xs[1] + 1):
             continue
         cy = (ln.bbox[1] + ln.bbox[3]) / 2
         if any(b[0] <= (ln.bbox[0] + ln.bbox[2]) / 2 <= b[2] and b[1] <= cy <= b[3] for b in regions):
@@ -232,33 +236,41 @@ def _body_between(page: Page, above: float | None, below: float | None, regions:
     return False
 
 
-def _same_columns(a: Piece, b: Piece, tol: float) -> bool:
+def _same_columns(a: Piece, b: Piece, tol: float, shifted: bool = False) -> bool:
+    """Do the two pieces have the same column edges (``shifted``: the same widths, the second
+    moved to another column of the page)?"""
     if len(a.col_edges) != len(b.col_edges) or a.ruled != b.ruled:
         return False
-    return all(abs(x - y) <= tol for x, y in zip(a.col_edges, b.col_edges, strict=True))
+    shift = b.col_edges[0] - a.col_edges[0] if shifted and a.col_edges else 0.0
+    return all(abs(x + shift - y) <= tol for x, y in zip(a.col_edges, b.col_edges, strict=True))
 
 
 def _norm_row(row: Sequence[str]) -> tuple[str, ...]:
     return tuple(re.sub(r"\s+", "", c) for c in row)
 
 
-def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[Merged], list[tuple[int, BBox]]]:
-    """All tables of a source, merged across page breaks, and the page regions they cover."""
+def merge_across_pages(pages: Sequence[Page], settings: Settings,
+                       gutters: dict[int, tuple[float, float]] | None = None) -> tuple[list[Merged], list[tuple[int, BBox]]]:
+    """All tables of a source, merged across page breaks (and, on pages set in two columns,
+    from the foot of the left column to the head of the right one), and the page regions
+    they cover. ``gutters``: the column gutter of each page set in two columns."""
+    gutters = gutters or {}
     regions: list[tuple[int, BBox]] = []
     merged: list[Merged] = []
     by_page = {p.page_no: p for p in pages}
-    last_on_page: dict[int, tuple[Merged, Piece]] = {}
+    last: tuple[Merged, Piece] | None = None  # the table read last, and its last piece
     for page in pages:
-        page_tables = list(page.tables) + borderless_tables(page)
-        page_tables.sort(key=lambda t: t.bbox[1])
+        gutter = gutters.get(page.page_no)
+        page_tables = list(page.tables) + borderless_tables(page, gutter=gutter)
+        page_tables.sort(key=lambda t: _reading_key(t.bbox, gutter))
         boxes = [t.bbox for t in page_tables]
         for k, t in enumerate(page_tables):
             piece = Piece(page.page_no, t.bbox, normalise_grid(t.rows), t.col_edges, t.ruled, len(regions),
                           t.cut_cells)
-            prev = last_on_page.get(page.page_no - 1)
             target = None
-            if k == 0 and prev is not None and _continues(prev[1], piece, by_page, boxes, settings, prev[0]):
-                target = prev[0]
+            if last is not None and _flows_on(last[1], piece, k, page_tables, gutters) and \
+                    _continues(last[1], piece, by_page, boxes, settings, last[0], gutters):
+                target = last[0]
             blank = not any(c for row in piece.rows for c in row)
             if target is None and blank:
                 continue  # blank rulings (a form to fill in, a frame): no table of their own
@@ -269,8 +281,40 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings) -> tuple[list[
                 merged.append(target)
             else:
                 _append(target, piece)
-            last_on_page[page.page_no] = (target, piece)
+            last = (target, piece)
     return merged, regions
+
+
+def _reading_key(box: BBox, gutter: tuple[float, float] | None) -> tuple:
+    """Tables in reading order: top to bottom, or the left column's before the right's."""
+    if gutter is None:
+        return (0, box[1])
+    return ({"L": 0, "R": 1, None: 0}[column_of_box(box, gutter)], box[1])
+
+
+def _flows_on(prev: Piece, piece: Piece, k: int, page_tables: Sequence[PageTable],
+              gutters: dict[int, tuple[float, float]]) -> bool:
+    """Is ``piece`` where the text after ``prev`` goes on: the first table of the next page,
+    or, on a page set in two columns, the first table of the right column after the last
+    of the left one."""
+    if piece.page_no == prev.page_no + 1:
+        return k == 0
+    gutter = gutters.get(piece.page_no)
+    if piece.page_no != prev.page_no or gutter is None:
+        return False
+    if column_of_box(prev.bbox, gutter) != "L" or column_of_box(piece.bbox, gutter) != "R":
+        return False
+    return all(column_of_box(t.bbox, gutter) != "R" or t.bbox[1] >= piece.bbox[1] for t in page_tables)
+
+
+def _column_xs(box: BBox, gutter: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The x-range of the column ``box`` sits in, on a page set in two columns."""
+    side = column_of_box(box, gutter) if gutter else None
+    if side == "L":
+        return (float("-inf"), gutter[0])
+    if side == "R":
+        return (gutter[1], float("inf"))
+    return None
 
 
 def _another_header(first: list[str], target: Merged) -> bool:
@@ -289,14 +333,17 @@ def _another_header(first: list[str], target: Merged) -> bool:
 
 
 def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[BBox], settings: Settings,
-               target: Merged | None = None) -> bool:
-    if not _same_columns(prev, piece, settings.column_match_tolerance):
+               target: Merged | None = None, gutters: dict[int, tuple[float, float]] | None = None) -> bool:
+    gutters = gutters or {}
+    prev_xs, xs = _column_xs(prev.bbox, gutters.get(prev.page_no)), _column_xs(piece.bbox, gutters.get(piece.page_no))
+    if not _same_columns(prev, piece, settings.column_match_tolerance, shifted=prev_xs != xs):
         return False
     if target is not None and piece.rows and _another_header(piece.rows[0], target):
         return False
     prev_page, page = by_page[prev.page_no], by_page[piece.page_no]
     prev_boxes = [prev.bbox]
-    if _body_between(prev_page, prev.bbox[3], None, prev_boxes) or _body_between(page, None, piece.bbox[1], boxes):
+    if (_body_between(prev_page, prev.bbox[3], None, prev_boxes, prev_xs)
+            or _body_between(page, None, piece.bbox[1], boxes, xs)):
         return False
     # an identical repeat of the previous page's table is a copy, not a continuation
     return [_norm_row(r) for r in piece.rows] != [_norm_row(r) for r in prev.rows]
@@ -325,6 +372,8 @@ def _rest_of_a_cut_row(last: list[str], first: list[str], cut_cells: Sequence[in
     an empty 科目编码 cell under a complete row is a row of its own.)"""
     if first[0].strip() or not any(c.strip() for c in first[1:]):
         return False
+    if any(_NUMERIC.match(a.strip()) and _NUMERIC.match(b.strip()) for a, b in zip(last, first, strict=False)):
+        return False  # both rows carry their own figures in one column: two rows
     return any(j < len(last) and last[j] and not _NUMERIC.match(last[j]) for j in cut_cells)
 
 
@@ -416,8 +465,8 @@ def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | 
             break
         if _UNIT_LINE.match(text):
             continue  # the unit line between a table's title and its grid
-        if not b.set_apart:
-            break
+        if not b.set_apart and b.n_lines > 1:
+            break  # a paragraph of text (a one-line title may fill a narrow column)
         if _LABEL.match(text):
             label = text
             break

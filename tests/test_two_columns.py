@@ -67,7 +67,6 @@ def test_no_furniture_left_in_the_text(two_columns):
     assert reasons["watermark"] == reasons["page_number"] > 70
 
 
-@pytest.mark.xfail(strict=True, reason="tables continued across columns: in progress")
 def test_the_annex_table_across_columns_and_pages_is_one_table(two_columns):
     doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
     [annex] = [t for t in two_columns["tables"] if t["doc_id"] == doc1 and t["header"][:1] == ["序号"]]
@@ -77,10 +76,32 @@ def test_the_annex_table_across_columns_and_pages_is_one_table(two_columns):
     assert [int(c["value"]) for c in sorted(cells, key=lambda c: c["row"]) if c["col"] == 0] == list(range(1, 41))
 
 
-@pytest.mark.xfail(strict=True, reason="tables continued across columns: in progress")
 def test_no_table_is_made_of_the_two_columns_text(two_columns):
     doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
     doc1_tables = [t for t in two_columns["tables"] if t["doc_id"] == doc1]
     assert [t["kind"] for t in doc1_tables] == ["ruled", "ruled", "ruled"]  # 专栏 1, 专栏 2, the annex
     assert [t["caption"] for t in doc1_tables[:2]] == ["专栏 1 “十三五” 规划主要指标完成情况",
                                                        "专栏 2 “十四五”时期金融发展主要指标"]
+
+
+def test_the_tables_read_as_in_the_one_column_sample(two_columns, tmp_path_factory):
+    """专栏 1 continued from the foot of the left column to the head of the right one, 专栏 2
+    over a page break, the annex over two columns and a page: the same rows as printed in
+    one column (cell text compared without spaces: the two fonts space Latin text apart)."""
+    from tests.conftest import SAMPLE_PDF
+
+    out = tmp_path_factory.mktemp("one-column") / "out"
+    assert main(["ingest", str(SAMPLE_PDF), "--out", str(out), "--raw", "", "-q"]) == 0
+    store = Store(out)
+    one = {name: store.read(name).to_pylist() for name in ("documents", "tables", "table_cells")}
+
+    def tables(rows):
+        doc1 = _doc_id(rows, "穗府办〔2021〕9号")
+        cells: dict[str, list] = {}
+        for c in rows["table_cells"]:
+            if c["doc_id"] == doc1:
+                cells.setdefault(c["table_id"], []).append((c["row"], c["col"], _norm(c["value"])))
+        return [(t["caption"], [_norm(h) for h in t["header"]], t["n_rows"], sorted(cells[t["table_id"]]))
+                for t in rows["tables"] if t["doc_id"] == doc1]
+
+    assert tables(two_columns) == tables(one)
