@@ -17,6 +17,7 @@ from pipeline.issue import DocPart, caption_for, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, SourceResult
 from pipeline.outline import build_sections, heading_of
+from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
 from pipeline.tables import merge_across_pages, to_table
 from pipeline.toc import check_document, check_issue, is_toc_title
@@ -90,6 +91,9 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
         if unreadable == len(pages):
             raise InputError("unreadable_pdf", f"none of the {len(pages)} pages could be read: {pages[0].warnings[0]}")
         raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
+    garbled = text_layer_problem(pages)  # partly garbled pages get a warning
+    if garbled:
+        raise InputError("garbled_text_layer", garbled)
     pages = clean_pages(pages, settings)
     merged, regions = merge_across_pages(pages, settings)
     anchors = {(m.pieces[0].page_no, m.pieces[0].region): i for i, m in enumerate(merged)}
