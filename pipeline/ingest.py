@@ -38,6 +38,7 @@ from pipeline.storage import ObjectStore, Store
 from pipeline.toc import numbering_checks
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
+_GROWTH_STEP = 1 << 20  # bytes read at a time from a file that grew after it was measured
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,13 @@ class _InputReads:
 
 
 def _read_all(fh: BinaryIO, max_bytes: int) -> bytes:
-    data = _InputReads(fh).read(max_bytes + 1)
-    if len(data) > max_bytes:  # it grew after the size check
+    """The file's bytes. A read is sized by the file, not by the limit: a buffered read
+    allocates what it is asked for, and a parse process has its share of the budget only."""
+    reads = _InputReads(fh)
+    data = reads.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
+    while len(data) <= max_bytes and (more := reads.read(_GROWTH_STEP)):  # it grew since it was measured
+        data += more
+    if len(data) > max_bytes:
         raise InputError("too_large", f"more than max_file_bytes={max_bytes} bytes", "read")
     return data
 
