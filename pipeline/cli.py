@@ -32,6 +32,7 @@ from pipeline.rawstore import RawStore
 from pipeline.rows import run_table
 from pipeline.settings import (
     MAX_DOC_TIMEOUT_S,
+    MAX_LISTING_PAGES,
     MAX_MEMORY_BUDGET_MB,
     MAX_PARSE_WORKERS,
     MIN_DOC_TIMEOUT_S,
@@ -243,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", default="raw", help="raw store (default: raw)")
     p.add_argument("--allow-host", action="append", default=[], help="another host that may be fetched")
     p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses (tests)")
-    p.add_argument("--max-pages", type=int, default=20, help="listing pages to follow")
+    p.add_argument("--max-pages", type=_number(int, 1, MAX_LISTING_PAGES, "--max-pages"), default=20,
+                   help=f"listing pages to follow (1 to {MAX_LISTING_PAGES})")
     p.set_defaults(func=_flows_command("discover"))
 
     p = sub.add_parser("reprocess", help="re-run the pipeline from the raw store (Prefect flow)")

@@ -27,6 +27,7 @@ from lxml import etree
 
 from pipeline.extract.encoding import decode_html as _decode
 from pipeline.fetch import Fetcher, FetchResult
+from pipeline.settings import MAX_LISTING_PAGES
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +322,7 @@ def _script_pages(root: etree._Element, base: str) -> list[str]:
     for script in root.iter("script"):
         for match in _CREATE_PAGE.finditer(script.text or ""):
             count, prefix, suffix = int(match.group(1)), match.group(3), match.group(4)
-            for n in range(min(count, 1000)):
+            for n in range(min(count, MAX_LISTING_PAGES)):
                 name = f"{prefix}.{suffix}" if n == 0 else f"{prefix}_{n}.{suffix}"
                 pages.append(urljoin(base, name))
     return pages

@@ -14,7 +14,8 @@ MAX_PARSE_WORKERS = 32  # documents parsed at once: beyond this, processes only 
 MIN_PROCESS_MEMORY_MB = 256  # a parse process needs this much beyond its start to read an ordinary gazette
 MIN_DOC_TIMEOUT_S = 0.001  # a millisecond: positive, and no document gets anything done in less
 MAX_DOC_TIMEOUT_S = 7 * 24 * 3600.0  # a week: larger values mean "no budget", which is not offered
-MAX_MEMORY_BUDGET_MB = 1024 * 1024  # 1 TB: larger values overflow no limit but are surely a typo
+MAX_LISTING_PAGES = 1_000  # pages of one listing (createPageHTML, --max-pages): more is not a gazette's list
+MAX_MEMORY_BUDGET_MB = 1024 * 1024  # 1 TiB: beyond any machine this runs on, so a larger value is a typo
 
 
 @dataclass(frozen=True)

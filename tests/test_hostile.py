@@ -445,6 +445,18 @@ def test_f5_out_of_range_numbers_are_usage_errors(tmp_path, capsys, option, valu
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "--max-pages must be between 1 and 1000, got 0"),
+    ("1000000", "--max-pages must be between 1 and 1000, got 1000000"),
+    ("nan", "'nan' is not a number"),
+])
+def test_f5_discover_checks_its_page_count(capsys, value, message):
+    with pytest.raises(SystemExit) as stopped:
+        main(["discover", "http://127.0.0.1/gz/", "--max-pages", value, "--out", "unused"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(message)
+
+
 def test_f5_library_settings_refuse_them_too():
     """Flows and library callers pass ``Settings``: a nan budget must not switch the limit off."""
     for bad in ({"doc_timeout_s": float("nan")}, {"doc_timeout_s": float("inf")}, {"doc_timeout_s": 0},
