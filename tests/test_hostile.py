@@ -48,6 +48,7 @@ from tests.fixtures.bad_inputs import (
     UNMAPPED,
     article_html,
     cid_codes,
+    content_bomb_pdf,
     text_layer_pdf,
 )
 from tests.httpserver import Reply, ScriptedServer
@@ -489,6 +490,19 @@ def test_f5_parallel_documents_share_one_memory_budget(tmp_path, inject_faults):
     finally:
         service.close()
     assert all(f.result(timeout=60).errors[0].error_type == "worker_died" for f in futures)
+
+
+def test_f5_a_memory_bomb_costs_its_own_row_within_its_share(tmp_path, capsys):
+    """Two documents at a time share --memory-mb 512: a PDF that must inflate 400 MB to be read
+    stops at its 256 MB share (each worker had its own 4 GB before) and the batch goes on."""
+    folder = tmp_path / "in"
+    write_article(folder / "good.html", "正常的文章")
+    (folder / "bomb.pdf").write_bytes(content_bomb_pdf(400))
+    out = tmp_path / "out"
+    assert main(["ingest", str(folder), "--out", str(out), "--raw", "", "-q", "--workers", "2", "--memory-mb", "512"]) == 1
+    kind, message = errors_by_name(out)["bomb.pdf"]
+    assert kind in ("worker_died", "too_much_memory"), message
+    assert document_names(out) == ["good.html"]
 
 
 # === 6. garbage stored as clean text ================================================================
