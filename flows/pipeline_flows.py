@@ -36,12 +36,12 @@ import pipeline
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
 from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
-from pipeline.ingest import Summary, commit_results, failed_result
+from pipeline.ingest import Summary, commit_results, failed_result, find_inputs, store_raw
 from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
 from pipeline.rows import run_table
-from pipeline.settings import Settings
+from pipeline.settings import Settings, resolve
 from pipeline.storage import open_store
 from pipeline.toc import render_markdown
 
@@ -161,8 +161,13 @@ def _publish(flow_name: str, summary: Summary, results: Sequence[SourceResult]) 
         create_markdown_artifact(report, key="toc-report", description="目录 check per document")
 
 
+# the most parse tasks a flow runs at once (discover_and_ingest's threads): they share the memory budget
+FLOW_PARSES_AT_ONCE = 4
+
+
 def _parse_all(items: Sequence[tuple[str, str, str]], settings: Settings | None, fresh: bool = False) -> list[SourceResult]:
     runner = parse_fresh if fresh else parse
+    settings = resolve(settings).with_(parse_workers=FLOW_PARSES_AT_ONCE)
     if items:
         start_parse_service(wait=False)  # its start-up overlaps the task runs' creation
     futures = [runner.submit(path, sha, source, settings) for path, sha, source in items]
@@ -202,10 +207,14 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
     urls = [s for s in sources if "://" in s]
     manifest = FetchManifest.from_table(open_store(out).read("fetches")) if urls else None
     items, failed = [], []
-    for src in sources:
-        if src not in urls:
-            sha, path = store.put_file(Path(src))
-            items.append((str(path), sha, src))
+    for candidate in find_inputs(s for s in sources if s not in urls):
+        # a path is read as ``gazette ingest`` reads it (regular files inside its folder only);
+        # what cannot be read or copied is that input's errors row
+        stored = store_raw(store, candidate.path, candidate.root, settings, str(candidate.path))
+        if isinstance(stored, tuple):
+            items.append((str(stored[1]), stored[0], str(candidate.path)))
+        else:
+            failed.append(stored)
     if urls:  # no HTTP client (and its TLS set-up) for a run over local files
         policy = UrlPolicy(frozenset(set(allowed_hosts or []) | {_host(u) for u in urls}), allow_private)
         with Fetcher(store, policy, FetchSettings(), manifest=manifest) as fetcher:
@@ -276,6 +285,8 @@ def discover_and_ingest(index_url: str, out: str = "output", raw: str = "raw", a
     skipped = 0
     with Fetcher(store, policy, fetch_settings or FetchSettings(), manifest=manifest) as fetcher:
         crawl = crawl_listing(fetcher, index_url, max_pages=max_pages)
+        for warning in crawl.warnings:
+            log.warning(warning)
         for refusal in crawl.refused:
             log.warning("refused %s: %s", refusal.url, refusal.reason)
             manifest.add(FetchResult(url=refusal.url, final_url=None, status=None, sha256=None, path=None, etag=None,

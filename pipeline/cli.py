@@ -7,13 +7,16 @@
     gazette reprocess --outdated --out output     # Prefect flow: re-run from the raw store
 
 Library errors become one-line messages here, at the boundary; the exit code is non-zero
-when any input failed.
+when any input failed (1) or the command could not run (2: a usage error, an unusable
+``--out``, no input, no output to read). Names and messages are printed with their
+non-printable characters escaped, so a file name cannot forge a line or drive the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 import time
 import uuid
@@ -22,11 +25,68 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline import PIPELINE_VERSION, __version__
-from pipeline.ingest import Summary, commit_results, discover_inputs
+from pipeline.ingest import INPUT_SUFFIXES, Candidate, Summary, commit_results, find_inputs, store_raw
 from pipeline.isolation import Job, run_jobs
+from pipeline.model import SourceResult
+from pipeline.rawstore import RawStore
 from pipeline.rows import run_table
-from pipeline.settings import Settings
-from pipeline.storage import open_store
+from pipeline.settings import (
+    MAX_DOC_TIMEOUT_S,
+    MAX_LISTING_PAGES,
+    MAX_MEMORY_BUDGET_MB,
+    MAX_PARSE_WORKERS,
+    MIN_DOC_TIMEOUT_S,
+    MIN_PROCESS_MEMORY_MB,
+    Settings,
+)
+from pipeline.storage import PUBLIC_LINKS, Store, open_store
+
+
+def printable(text: object) -> str:
+    """``text`` with every non-printable character (newline, ESC, other controls, bidi
+    overrides) written as its escape, so it stays one harmless line on a terminal."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _number(kind: type, low: float, high: float, what: str):
+    """An argparse type: a finite ``kind`` in [low, high], else a usage error saying so."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            shown = [f"{v:g}" if kind is float else str(v) for v in (low, high)]
+            raise argparse.ArgumentTypeError(f"{what} must be between {shown[0]} and {shown[1]}, got {text}")
+        return value
+
+    return parse
+
+
+def _check_out(out: str) -> str | None:
+    """Why ``--out`` cannot take this run's output (checked before any input is parsed), or None."""
+    if not out.strip():
+        return "--out is empty: name an output directory"
+    if "://" in out and not out.startswith("file://"):
+        return None  # an object store: it says so itself when it is written
+    root = Path(out.removeprefix("file://"))
+    if root.exists() and not root.is_dir():
+        return f"--out {out} is not a directory"
+    for public in PUBLIC_LINKS:
+        link = root / public
+        if link.exists() and not link.is_symlink():
+            return f"--out {out}: {link} exists and is not a gazette dataset link: choose another --out"
+    try:
+        (root / ".gazette").mkdir(parents=True, exist_ok=True)
+        probe = root / ".gazette" / f".probe-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        return f"--out {out} is not writable ({type(exc).__name__}: {exc.strerror})"
+    return None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,57 +95,92 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["backend"] = args.backend
     if getattr(args, "timeout", None) is not None:
         changes["doc_timeout_s"] = args.timeout
+    if getattr(args, "memory_mb", None) is not None:
+        changes["memory_budget_mb"] = args.memory_mb
+    if getattr(args, "workers", None) is not None:
+        changes["parse_workers"] = args.workers
     return Settings(**changes)
+
+
+def _error(text: str) -> None:
+    print(printable(text), file=sys.stderr)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Parse inputs into Parquet. Example: gazette ingest raw/samples --out output"""
-    from pipeline.rawstore import RawStore
-
     started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
-    paths = discover_inputs(args.paths)
-    missing = [p for p in paths if not p.exists()]
+    candidates = find_inputs(args.paths)
+    if not candidates:
+        _error(f"error: no input files ({', '.join(INPUT_SUFFIXES)}) in {' '.join(args.paths)}")
+        return 2
+    problem = _check_out(args.out)
+    if problem:
+        _error(f"error: {problem}")
+        return 2
     settings = _settings(args)
-    raw = RawStore(args.raw) if args.raw else None
-    jobs = []
-    for p in paths:
-        if p in missing:
-            continue
-        if raw is not None and p.stat().st_size <= settings.max_file_bytes:
-            raw.put_file(p)  # keep the bytes so `gazette reprocess` can re-run without the original
-        jobs.append(Job(p, str(p)))
-    summary = Summary()
-    for p in missing:
-        print(f"error: {p}: no such file", file=sys.stderr)
+    refused, jobs = _jobs(candidates, RawStore(args.raw) if args.raw else None, settings)
     bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
 
     def done(result) -> None:
         bar.update(1)
-        bar.set_postfix_str(Path(result.source).name[:30])
+        bar.set_postfix_str(printable(Path(result.source).name[:30]))
 
-    results = run_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate, on_result=done)
+    parsed = run_jobs([job for _, job in jobs], settings, workers=args.workers, isolate=not args.no_isolate, on_result=done)
     bar.close()
+    by_index = refused | {i: r for (i, _), r in zip(jobs, parsed, strict=True)}
+    results = [by_index[i] for i in range(len(candidates))]
+    summary = Summary()
     for r in results:
         summary.add(r)
         for e in r.errors:
-            print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
+            _error(f"error: {e.source}: {e.error_type}: {e.message}")
     run_id = uuid.uuid4().hex[:12]
-    run = run_table(run_id, "cli-ingest", [str(p) for p in paths], summary.counts(), started, time.perf_counter() - t0)
+    run = run_table(run_id, "cli-ingest", [str(c.path) for c in candidates], summary.counts(), started,
+                    time.perf_counter() - t0)
     commit_results(open_store(args.out), results, {"runs": {run_id: run}})
-    print(summary.line())
-    print(f"wrote {args.out} (pipeline {PIPELINE_VERSION})")
-    return 1 if summary.errors or missing else 0
+    print(printable(summary.line()))
+    print(printable(f"wrote {args.out} (pipeline {PIPELINE_VERSION})"))
+    return 1 if summary.errors else 0
+
+
+def _jobs(candidates: list[Candidate], raw: RawStore | None, settings: Settings) -> tuple[dict[int, SourceResult],
+                                                                                        list[tuple[int, Job]]]:
+    """A parse job per input (by its index), after its copy into the raw store, which keeps the
+    bytes for `gazette reprocess`; an input whose copy fails (refused, unreadable, a full disk)
+    gets its failed result instead: that is its error, not the batch's."""
+    refused: dict[int, SourceResult] = {}
+    jobs: list[tuple[int, Job]] = []
+    for i, c in enumerate(candidates):
+        stored = store_raw(raw, c.path, c.root, settings) if raw is not None else None
+        if isinstance(stored, SourceResult):
+            refused[i] = stored
+        else:
+            jobs.append((i, Job(c.path, str(c.path), {"root": str(c.root)})))
+    return refused, jobs
+
+
+def _open_output(out: str) -> Store | None:
+    """The output to read, or None (with one line on stderr) when there is none."""
+    store = open_store(out)
+    if isinstance(store, Store) and store.current() is None:
+        _error(f"error: no gazette output in {out} (run gazette ingest --out {out} first)")
+        return None
+    return store
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
     """List tables: doc, caption, pages, rows x cols. Example: gazette tables --out output"""
-    table = open_store(args.out).read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
+    store = _open_output(args.out)
+    if store is None:
+        return 2
+    table = store.read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
     for row in table.to_pylist():
         pages = "-" if row["page_start"] is None else f"p.{row['page_start']}"
         if row["page_end"] not in (None, row["page_start"]):
             pages += f"-{row['page_end']}"
         caption = row["caption"] or "(no caption)"
-        print(f"{row['doc_id']}  {row['table_id']:<4} {pages:<9} {row['n_rows']:>4} x {row['n_cols']:<3} {row['kind']:<10} {caption}")
+        print(printable(f"{row['doc_id']}  {row['table_id']:<4} {pages:<9} {row['n_rows']:>4} x {row['n_cols']:<3} "
+                        f"{row['kind']:<10} {caption}"))
     print(f"{table.num_rows} tables")
     return 0
 
@@ -94,9 +189,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Report each document's 目录 check. Example: gazette validate --out output --strict"""
     from pipeline.toc import render_report
 
-    store = open_store(args.out)
+    store = _open_output(args.out)
+    if store is None:
+        return 2
     report, failing = render_report(store.read("documents"), store.read("toc_checks"))
-    print(report)
+    print("\n".join(printable(line) for line in report.split("\n")))
     return 1 if args.strict and failing else 0
 
 
@@ -121,12 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="PDF / HTML / .md files or directories")
     out_option(p)
     p.add_argument("--raw", default="raw", help="raw store for the input bytes (default: raw; '' to skip)")
-    p.add_argument("--workers", type=int, default=1, help="documents parsed in parallel processes")
+    p.add_argument("--workers", type=_number(int, 1, MAX_PARSE_WORKERS, "--workers"), default=1,
+                   help=f"documents parsed in parallel processes (1 to {MAX_PARSE_WORKERS}; they share --memory-mb)")
     p.add_argument("--backend", choices=["auto", "pdfplumber", "pdfium"], help="PDF text backend (default auto)")
-    p.add_argument("--timeout", type=float, help="per-document time budget in seconds (default 600)")
+    p.add_argument("--timeout", type=_number(float, MIN_DOC_TIMEOUT_S, MAX_DOC_TIMEOUT_S, "--timeout"),
+                   help="per-document time budget in seconds (default 600)")
+    p.add_argument("--memory-mb", type=_number(int, MIN_PROCESS_MEMORY_MB, MAX_MEMORY_BUDGET_MB, "--memory-mb"),
+                   help="memory budget of all parse processes together, in MB (default 4096)")
     p.add_argument("--no-isolate", action="store_true", help="parse in this process (no time budget)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_ingest)
+    p.set_defaults(func=cmd_ingest, usage_error=p.error)
 
     p = sub.add_parser("tables", help=cmd_tables.__doc__)
     out_option(p)
@@ -143,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", default="raw", help="raw store (default: raw)")
     p.add_argument("--allow-host", action="append", default=[], help="another host that may be fetched")
     p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses (tests)")
-    p.add_argument("--max-pages", type=int, default=20, help="listing pages to follow")
+    p.add_argument("--max-pages", type=_number(int, 1, MAX_LISTING_PAGES, "--max-pages"), default=20,
+                   help=f"listing pages to follow (1 to {MAX_LISTING_PAGES})")
     p.set_defaults(func=_flows_command("discover"))
 
     p = sub.add_parser("reprocess", help="re-run the pipeline from the raw store (Prefect flow)")
@@ -161,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "raw", None) == "":
         args.raw = None
+    if args.command == "ingest":
+        budget = args.memory_mb or Settings.memory_budget_mb
+        share = budget // args.workers
+        if share < MIN_PROCESS_MEMORY_MB:  # the combination is a usage error too
+            args.usage_error(f"--workers {args.workers} leaves {share} MB of the {budget} MB "
+                             f"memory budget (--memory-mb) to each document; each needs {MIN_PROCESS_MEMORY_MB} MB")
     try:
         return args.func(args)
     except KeyboardInterrupt:

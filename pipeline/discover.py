@@ -6,12 +6,19 @@ the PDF, and is paginated by 下一页 / numbered ``index_2.html`` links or by t
 reads one page; ``crawl_listing`` walks the pages through a ``Fetcher``, so every URL
 passes the fetch policy, and records links that the policy refuses instead of
 following them.
+
+A listing page is untrusted input: at most ``MAX_LINKS_PER_PAGE`` links of a page are
+read and at most ``MAX_ITEMS_PER_CRAWL`` items queued per crawl (the rest is counted, with
+a warning), and the links a page loses (refused by the policy, or past a cap) are recorded
+as one ``Refusal`` per page and cause, with a count and a few examples, not one per link.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -20,6 +27,20 @@ from lxml import etree
 
 from pipeline.extract.encoding import decode_html as _decode
 from pipeline.fetch import Fetcher, FetchResult
+from pipeline.settings import MAX_LISTING_PAGES
+
+log = logging.getLogger(__name__)
+
+# a real 公报 listing page shows tens of issues: a page with more links is hostile or broken
+MAX_LINKS_PER_PAGE = 5_000
+# decades of a weekly gazette fit; a crawl that finds more items is being fed a hostile listing
+MAX_ITEMS_PER_CRAWL = 2_000
+REFUSAL_EXAMPLES = 5  # URLs quoted in a page's refusal row: enough to see the pattern
+_EXAMPLE_CHARS = 200  # of each quoted URL
+# the pseudo-locations of a page's aggregated rows (a fragment: never fetched, never an input)
+REFUSED_LINKS = "#refused-links"
+LINKS_BEYOND_CAP = "#links-beyond-cap"
+ITEMS_BEYOND_CAP = "#items-beyond-cap"
 
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "about:", "vbscript:")
 _CN_DIGITS = {
@@ -58,13 +79,19 @@ class ListingItem:
 class Listing:
     items: list[ListingItem] = field(default_factory=list)
     next_pages: list[str] = field(default_factory=list)  # other pages of the same listing
+    links_not_read: int = 0  # links past MAX_LINKS_PER_PAGE
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
+    """A URL not fetched, or (``count`` > 1) the links one page lost for one cause: then
+    ``url`` is the page plus a marker fragment (``REFUSED_LINKS``, ...)."""
+
     url: str
     reason: str
     found_on: str | None = None
+    count: int = 1
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -73,6 +100,48 @@ class Crawl:
     refused: list[Refusal] = field(default_factory=list)
     errors: list[FetchResult] = field(default_factory=list)  # pages that could not be fetched
     pages: list[FetchResult] = field(default_factory=list)  # every page fetched, listing and issue
+    warnings: list[str] = field(default_factory=list)  # caps that cut the crawl short
+
+    def warn(self, text: str) -> None:
+        log.warning(text)
+        self.warnings.append(text)
+
+
+@dataclass(slots=True)
+class _PageLosses:
+    """The links one page loses, tallied as they come; ``record`` turns them into rows."""
+
+    page: str
+    refused: Counter = field(default_factory=Counter)  # the kind of reason -> links
+    refused_examples: list[str] = field(default_factory=list)
+    over_cap: int = 0
+    over_cap_examples: list[str] = field(default_factory=list)
+
+    def refuse(self, url: str, reason: str) -> None:
+        self.refused[reason.split(":", 1)[0]] += 1
+        if len(self.refused_examples) < REFUSAL_EXAMPLES:
+            self.refused_examples.append(f"{url[:_EXAMPLE_CHARS]} ({reason[:_EXAMPLE_CHARS]})")
+
+    def drop(self, url: str) -> None:
+        self.over_cap += 1
+        if len(self.over_cap_examples) < REFUSAL_EXAMPLES:
+            self.over_cap_examples.append(url[:_EXAMPLE_CHARS])
+
+    def record(self, crawl: Crawl, links_not_read: int, max_links: int, max_items: int) -> None:
+        if self.refused:
+            n = sum(self.refused.values())
+            kinds = ", ".join(f"{kind} ({count})" for kind, count in self.refused.most_common())
+            crawl.refused.append(Refusal(self.page + REFUSED_LINKS, f"{n} links refused: {kinds}; e.g. "
+                                         + ", ".join(self.refused_examples), self.page, n, tuple(self.refused_examples)))
+        if links_not_read:
+            text = f"{links_not_read} links not read: a page is read up to {max_links} links"
+            crawl.warn(f"{self.page}: {text}")
+            crawl.refused.append(Refusal(self.page + LINKS_BEYOND_CAP, text, self.page, links_not_read))
+        if self.over_cap:
+            text = f"{self.over_cap} items not queued: a crawl queues up to {max_items} items"
+            crawl.warn(f"{self.page}: {text}")
+            crawl.refused.append(Refusal(self.page + ITEMS_BEYOND_CAP, f"{text}; e.g. " + ", ".join(self.over_cap_examples),
+                                         self.page, self.over_cap, tuple(self.over_cap_examples)))
 
 
 # -- text helpers ----------------------------------------------------------------------
@@ -124,11 +193,13 @@ def is_pdf_url(url: str) -> bool:
 # -- one page --------------------------------------------------------------------------
 
 
-def parse_listing(html: bytes | str, base_url: str, content_type: str | None = None) -> Listing:
+def parse_listing(html: bytes | str, base_url: str, content_type: str | None = None,
+                  max_links: int = MAX_LINKS_PER_PAGE) -> Listing:
     """Issue links and pagination links of one listing (or issue) page.
 
     An item is a link to a PDF, or a link whose text names an issue (第N期). Relative
     links are resolved (honouring <base href>), fragments dropped, duplicates merged.
+    Only the first ``max_links`` links are read; the rest are counted (``links_not_read``).
     """
     root = _parse_html(html, content_type)
     if root is None:
@@ -136,7 +207,8 @@ def parse_listing(html: bytes | str, base_url: str, content_type: str | None = N
     base = _base_href(root, base_url)
     items: dict[str, ListingItem] = {}
     pages: dict[str, None] = {}
-    for link in root.iter("a", "link"):
+    links = root.iter("a", "link")
+    for link in itertools.islice(links, max_links):
         url = _resolve(link.get("href"), base)
         if url is None:
             continue
@@ -150,7 +222,7 @@ def parse_listing(html: bytes | str, base_url: str, content_type: str | None = N
     for url in _script_pages(root, base):
         pages[url] = None
     pages.pop(urldefrag(base_url)[0], None)
-    return Listing(items=list(items.values()), next_pages=list(pages))
+    return Listing(items=list(items.values()), next_pages=list(pages), links_not_read=sum(1 for _ in links))
 
 
 def _parse_html(html: bytes | str, content_type: str | None) -> etree._Element | None:
@@ -250,7 +322,7 @@ def _script_pages(root: etree._Element, base: str) -> list[str]:
     for script in root.iter("script"):
         for match in _CREATE_PAGE.finditer(script.text or ""):
             count, prefix, suffix = int(match.group(1)), match.group(3), match.group(4)
-            for n in range(min(count, 1000)):
+            for n in range(min(count, MAX_LISTING_PAGES)):
                 name = f"{prefix}.{suffix}" if n == 0 else f"{prefix}_{n}.{suffix}"
                 pages.append(urljoin(base, name))
     return pages
@@ -266,49 +338,59 @@ def crawl_listing(
     *,
     follow_items: bool = True,
     max_item_pages: int = 200,
+    max_items: int = MAX_ITEMS_PER_CRAWL,
+    max_links: int = MAX_LINKS_PER_PAGE,
 ) -> Crawl:
-    """Walk a listing's pages (at most ``max_pages``) and collect its issues.
+    """Walk a listing's pages (at most ``max_pages``) and collect its issues (at most
+    ``max_items``; ``max_links`` links read per page).
 
     With ``follow_items``, an item that is not a PDF link is fetched once (at most
     ``max_item_pages`` of them) and replaced by the PDFs its page links, if any.
     Nothing here downloads the PDFs themselves: that is the caller's ``fetcher.fetch``.
+    Pages are fetched with the fetcher's ``page_max_seconds`` deadline.
     """
     crawl = Crawl()
     found: dict[str, ListingItem] = {}
     queue, queued = deque([index_url]), {index_url}
     while queue and len(crawl.pages) + len(crawl.errors) < max_pages:
         page_url = queue.popleft()
-        _, listing = _fetch_page(fetcher, page_url, None, crawl)
+        _, listing = _fetch_page(fetcher, page_url, None, crawl, max_links)
         if listing is None:
             continue
+        losses = _PageLosses(page_url)
         for url in listing.next_pages:
             if url not in queued:
                 queued.add(url)
-                if _allowed(fetcher, url, page_url, crawl):
+                if _allowed(fetcher, url, losses):
                     queue.append(url)
         for item in listing.items:
-            if item.url not in found and _allowed(fetcher, item.url, page_url, crawl):
+            if item.url in found or not _allowed(fetcher, item.url, losses):
+                continue
+            if len(found) < max_items:
                 found[item.url] = item
+            else:
+                losses.drop(item.url)
+        losses.record(crawl, listing.links_not_read, max_links, max_items)
     items = list(found.values())
     if follow_items:
-        items = _follow_items(fetcher, items, max_item_pages, crawl)
+        items = _follow_items(fetcher, items, max_item_pages, crawl, max_items, max_links)
     crawl.items = items
     return crawl
 
 
-def _allowed(fetcher: Fetcher, url: str, found_on: str, crawl: Crawl) -> bool:
+def _allowed(fetcher: Fetcher, url: str, losses: _PageLosses) -> bool:
     reason = fetcher.check(url)
     if reason is not None:
-        crawl.refused.append(Refusal(url, reason, found_on))
+        losses.refuse(url, reason)
     return reason is None
 
 
 def _fetch_page(
-    fetcher: Fetcher, url: str, found_on: str | None, crawl: Crawl
+    fetcher: Fetcher, url: str, found_on: str | None, crawl: Crawl, max_links: int
 ) -> tuple[FetchResult, Listing | None]:
     """Fetch and parse one page, recording the outcome in ``crawl``. The listing is None
     when the fetch failed or was refused, or the page is not HTML (a PDF, say)."""
-    result = fetcher.fetch(url)
+    result = fetcher.fetch(url, max_seconds=fetcher.settings.page_max_seconds)
     if result.refused is not None:
         crawl.refused.append(Refusal(url, result.refused, found_on))
         return result, None
@@ -319,24 +401,31 @@ def _fetch_page(
     if result.path.suffix != ".html":
         return result, None
     data = fetcher.store.read(result.sha256)
-    return result, parse_listing(data, result.final_url or url, result.content_type)
+    return result, parse_listing(data, result.final_url or url, result.content_type, max_links)
 
 
-def _follow_items(fetcher: Fetcher, items: list[ListingItem], budget: int, crawl: Crawl) -> list[ListingItem]:
+def _follow_items(fetcher: Fetcher, items: list[ListingItem], budget: int, crawl: Crawl, max_items: int,
+                  max_links: int) -> list[ListingItem]:
     out: dict[str, ListingItem] = {}
     for item in items:
         if is_pdf_url(item.url) or budget <= 0:
             out.setdefault(item.url, item)
             continue
         budget -= 1
-        result, page = _fetch_page(fetcher, item.url, item.found_on, crawl)
+        result, page = _fetch_page(fetcher, item.url, item.found_on, crawl, max_links)
         if result.refused is not None:
             continue  # e.g. it redirected off the allowed hosts
         pdfs = [i for i in page.items if is_pdf_url(i.url)] if page else []
         if not pdfs:
             out.setdefault(item.url, item)  # a PDF itself, an HTML-only issue, or unreachable
+        losses = _PageLosses(item.url)
         for pdf in pdfs:
-            if pdf.url not in out and _allowed(fetcher, pdf.url, item.url, crawl):
-                hint = item.issue_hint or pdf.issue_hint
-                out[pdf.url] = ListingItem(pdf.url, item.title or pdf.title, hint, found_on=item.url)
+            if pdf.url in out or not _allowed(fetcher, pdf.url, losses):
+                continue
+            if len(out) >= max_items:
+                losses.drop(pdf.url)
+                continue
+            hint = item.issue_hint or pdf.issue_hint
+            out[pdf.url] = ListingItem(pdf.url, item.title or pdf.title, hint, found_on=item.url)
+        losses.record(crawl, page.links_not_read if page else 0, max_links, max_items)
     return list(out.values())

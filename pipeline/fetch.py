@@ -5,30 +5,39 @@
 ``UrlPolicy``), so a batch goes on past one bad URL. Every request, including each
 redirect hop (followed by hand), is checked against the policy first.
 
-Known limit: the policy resolves a hostname and then httpx resolves it again to
+A hostile server gets bounded costs: one wall-clock deadline per attempt covers
+connecting, the headers and the body (``max_seconds``; httpx's own timeouts are per
+read, so a server dripping a byte a second would never hit them), a timeout is tried
+again at most once, at most one content coding is accepted (we ask for ``gzip``; a
+``gzip, gzip`` stack is refused) and the byte limit counts decoded bytes as they are
+produced, a bounded step at a time, so a small response cannot inflate in memory.
+
+Known limits: the policy resolves a hostname and then httpx resolves it again to
 connect, so a DNS answer that changes in between (rebinding) is not caught; the
-allowed-hosts list is what keeps us on trusted names.
+allowed-hosts list is what keeps us on trusted names. Name resolution itself
+(``getaddrinfo``) cannot be interrupted, so a hanging resolver can outlast the deadline.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import hashlib
 import ipaddress
 import logging
 import random
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 import pipeline
@@ -46,13 +55,19 @@ _PDF_TYPES = ("application/pdf", "application/x-pdf")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _EDGE = 1024  # PDF magic must be in the first KiB, %%EOF in the last KiB
+_GZIP = ("gzip", "x-gzip")  # the one content coding we ask for and decode
+_DECODE_STEP = 1 << 20  # bytes of decoded output per step: what one chunk may hold in memory
+_RAW_CHUNK = 64 * 1024  # bytes read from the wire per step
+TIMEOUT_TRIES = 2  # attempts that may end in a timeout: a slow server gets one more chance, not five
+_CLOCK_SLACK = 0.05  # s: a socket timeout may fire this much before the deadline it was given
 
 
 @dataclass(frozen=True, slots=True)
 class FetchSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # between two reads, not for the whole body
-    max_seconds: float = 900.0  # wall clock for one attempt's body, against slow drips
+    max_seconds: float = 900.0  # wall clock for one attempt: connect, headers and body (200 MB at 230 KB/s)
+    page_max_seconds: float = 60.0  # the same for a listing or issue page: HTML of well under a MB
     retries: int = 4  # extra attempts after the first
     backoff_base: float = 1.0  # first retry waits about this long, doubling each time
     backoff_max: float = 60.0
@@ -139,12 +154,125 @@ def _private_reason(host: str, port: int) -> str | None:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError):
-            return None  # unresolvable: the request fails as a (retried) network error
+            # fail closed: a name we cannot check might resolve to anything when httpx retries it
+            return f"host does not resolve: {host}"
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     for ip in addresses:
         if _non_public(ip):
             return f"non-public address: {host} -> {ip}"
     return None
+
+
+# -- one deadline per attempt ---------------------------------------------------------
+#
+# httpx has no total timeout (encode/httpx#1450): its timeouts bound each read, so a server
+# that drips its headers a byte at a time is never cut off. Every socket operation of an
+# attempt goes through ``_DeadlineStream``, which gives it at most the time left before the
+# attempt's deadline (a context variable: each fetching thread has its own).
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    at: float  # time.monotonic() when the attempt must be over
+    seconds: float  # the attempt's max_seconds, for messages
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at - _CLOCK_SLACK
+
+
+_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar("fetch_deadline", default=None)
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline.at - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's deadline (max_seconds) has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None) -> _DeadlineStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
+                                                     _time_left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable | None = None) -> _DeadlineStream:
+        timeout = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable | None = None) -> _DeadlineStream:
+        timeout = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _deadline_transport(trust_env: bool) -> httpx.HTTPTransport:
+    """httpx's transport over ``_DeadlineBackend``. httpx takes no network backend, so its
+    connection pool is swapped for one built the same way (httpx's default limits)."""
+    transport = httpx.HTTPTransport(trust_env=trust_env)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=trust_env), max_connections=100, max_keepalive_connections=20,
+        keepalive_expiry=5.0, network_backend=_DeadlineBackend())
+    return transport
+
+
+class _GzipDecoder:
+    """One content coding, decoded a bounded step at a time: ``gzip`` (members one after
+    another, RFC 1952) or none. A step yields at most ``_DECODE_STEP`` bytes, so the
+    caller's byte limit stops a bomb after that much, whatever its ratio."""
+
+    def __init__(self, gzip: bool) -> None:
+        self.gzip = gzip
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._in_member = False  # fed since the last member ended
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self.gzip:
+            yield data
+            return
+        full = False
+        while data or full:  # a full step may hold back output for input already consumed
+            self._in_member = True
+            out = self._z.decompress(data, _DECODE_STEP)
+            if out:
+                yield out
+            full = len(out) == _DECODE_STEP
+            if self._z.eof:  # a member ended: what follows is the next member
+                data, full = self._z.unused_data, False
+                self._z, self._in_member = zlib.decompressobj(16 + zlib.MAX_WBITS), False
+            else:
+                data = self._z.unconsumed_tail
+
+    @property
+    def complete(self) -> bool:
+        """False when the body ended inside a gzip member (cut short)."""
+        return not self._in_member
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:
@@ -170,6 +298,14 @@ class _Outcome:
     result: FetchResult
     retry: bool = False
     wait: float | None = None  # from Retry-After
+    timeout: bool = False  # the attempt ran out of time (retried at most once: TIMEOUT_TRIES)
+
+
+def _timeout_error(exc: Exception, during: str = "") -> str:
+    deadline = _DEADLINE.get()
+    if deadline is not None and deadline.passed:
+        return f"timeout: no complete response within max_seconds={deadline.seconds:g} s"
+    return f"timeout: {type(exc).__name__}{during}"
 
 
 @dataclass(slots=True)
@@ -219,9 +355,10 @@ class Fetcher:
         self._client = httpx.Client(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             follow_redirects=False,
-            headers={"User-Agent": s.user_agent},
+            # one content coding at most: a stack (gzip, gzip) multiplies what a small body inflates to
+            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip"},
             trust_env=s.trust_env,
-            transport=transport,
+            transport=transport or _deadline_transport(s.trust_env),
         )
         self._hosts: dict[str, _HostState] = {}
         self._hosts_lock = threading.Lock()
@@ -240,29 +377,33 @@ class Fetcher:
         return self.policy.check(url)
 
     def fetch(
-        self, url: str, *, previous: FetchResult | None = None, expect: str | None = None
+        self, url: str, *, previous: FetchResult | None = None, expect: str | None = None,
+        max_seconds: float | None = None,
     ) -> FetchResult:
         """Download ``url`` into the store. ``expect`` is "pdf", "html" or None (a URL
-        ending in .pdf then counts as "pdf"). ``previous`` enables a conditional GET."""
+        ending in .pdf then counts as "pdf"). ``previous`` enables a conditional GET.
+        ``max_seconds`` replaces the settings' deadline of an attempt (a listing page's is shorter)."""
         if expect not in (None, "pdf", "html"):
             raise ValueError(f"expect must be 'pdf', 'html' or None, got {expect!r}")
         if previous is None and self.manifest is not None:
             previous = self.manifest.latest(url)
         if expect is None and _path_is_pdf(url):
             expect = "pdf"
-        result = self._fetch_with_retries(url, previous, expect)
+        result = self._fetch_with_retries(url, previous, expect, max_seconds or self.settings.max_seconds)
         if self.manifest is not None:
             self.manifest.add(result)
         return result
 
     # -- retries ---------------------------------------------------------------
 
-    def _fetch_with_retries(self, url: str, previous: FetchResult | None, expect: str | None) -> FetchResult:
+    def _fetch_with_retries(self, url: str, previous: FetchResult | None, expect: str | None,
+                            max_seconds: float) -> FetchResult:
         s = self.settings
-        attempt = 0
+        attempt = timeouts = 0
         while True:
-            outcome = self._attempt(url, previous, expect)
-            if not outcome.retry or attempt >= s.retries:
+            outcome = self._attempt(url, previous, expect, max_seconds)
+            timeouts += outcome.timeout
+            if not outcome.retry or attempt >= s.retries or timeouts >= TIMEOUT_TRIES:
                 return outcome.result
             wait = outcome.wait if outcome.wait is not None else self._backoff(attempt)
             log.info("retrying %s in %.2fs after: %s", url, wait, outcome.result.error)
@@ -276,39 +417,49 @@ class Fetcher:
 
     # -- one attempt: redirect hops --------------------------------------------
 
-    def _attempt(self, url: str, previous: FetchResult | None, expect: str | None) -> _Outcome:
+    def _attempt(self, url: str, previous: FetchResult | None, expect: str | None, max_seconds: float) -> _Outcome:
+        """One try, its redirect hops included, within one deadline: ``max_seconds`` from
+        its first request (waiting for a host slot does not count)."""
         headers = self._conditional_headers(previous)
         try:
             current = httpx.URL(url)
         except httpx.InvalidURL as exc:
             return _Outcome(FetchResult(url=url, refused=f"invalid url: {exc}"))
-        for hop in range(self.settings.max_redirects + 1):
-            reason = self.policy.check(current)
-            if reason is not None:
-                if hop:
-                    reason = f"redirect refused: {reason}"
-                return _Outcome(FetchResult(url=url, final_url=str(current), refused=reason))
-            with self._host_slot(current.host):
-                try:
-                    with self._client.stream("GET", current, headers=headers) as resp:
-                        location = resp.headers.get("location")
-                        if resp.status_code in _REDIRECTS and location:
-                            current = current.join(location.strip())
-                            continue
-                        return self._receive(url, resp, previous, expect, bool(headers))
-                except httpx.TimeoutException as exc:
-                    return self.failed_result(url, current, f"timeout: {type(exc).__name__}", retry=True)
-                except httpx.InvalidURL as exc:
-                    return self.failed_result(url, current, f"bad redirect: {exc}")
-                except httpx.DecodingError as exc:
-                    return self.failed_result(url, current, f"decoding: {exc}")
-                except httpx.TransportError as exc:
-                    return self.failed_result(url, current, f"network: {type(exc).__name__}: {exc}", retry=True)
-        return self.failed_result(url, current, f"too many redirects (> {self.settings.max_redirects})")
+        token = None
+        try:
+            for hop in range(self.settings.max_redirects + 1):
+                reason = self.policy.check(current)
+                if reason is not None:
+                    if hop:
+                        reason = f"redirect refused: {reason}"
+                    return _Outcome(FetchResult(url=url, final_url=str(current), refused=reason))
+                with self._host_slot(current.host):
+                    if token is None:
+                        token = _DEADLINE.set(_Deadline(time.monotonic() + max_seconds, max_seconds))
+                    try:
+                        with self._client.stream("GET", current, headers=headers) as resp:
+                            location = resp.headers.get("location")
+                            if resp.status_code in _REDIRECTS and location:
+                                current = current.join(location.strip())
+                                continue
+                            return self._receive(url, resp, previous, expect, bool(headers))
+                    except httpx.TimeoutException as exc:
+                        return self.failed_result(url, current, _timeout_error(exc), retry=True)
+                    except httpx.InvalidURL as exc:
+                        return self.failed_result(url, current, f"bad redirect: {exc}")
+                    except httpx.DecodingError as exc:
+                        return self.failed_result(url, current, f"decoding: {exc}")
+                    except httpx.TransportError as exc:
+                        return self.failed_result(url, current, f"network: {type(exc).__name__}: {exc}", retry=True)
+            return self.failed_result(url, current, f"too many redirects (> {self.settings.max_redirects})")
+        finally:
+            if token is not None:
+                _DEADLINE.reset(token)
 
     @staticmethod
     def failed_result(url: str, final: httpx.URL, error: str, *, retry: bool = False) -> _Outcome:
-        return _Outcome(FetchResult(url=url, final_url=str(final), error=error), retry=retry)
+        return _Outcome(FetchResult(url=url, final_url=str(final), error=error), retry=retry,
+                        timeout=error.startswith("timeout"))
 
     def _conditional_headers(self, previous: FetchResult | None) -> dict[str, str]:
         # only ask for a 304 when we still hold the bytes it would point at
@@ -368,7 +519,10 @@ class Fetcher:
         mime = media_type(base.content_type)
         if expect == "pdf" and mime in _HTML_TYPES:
             return _Outcome(replace(base, error=f"content_type: expected a PDF, got {mime}"))
-        return self._download(base, resp, expect)
+        codings = _content_codings(resp.headers.get("content-encoding"))
+        if len(codings) > 1 or not set(codings) <= set(_GZIP):
+            return _Outcome(replace(base, error=f"content_encoding: {', '.join(codings)} refused (one gzip layer at most)"))
+        return self._download(base, resp, expect, gzip=bool(codings))
 
     def _not_modified(self, base: FetchResult, previous: FetchResult) -> FetchResult:
         sha256 = previous.sha256
@@ -384,20 +538,19 @@ class Fetcher:
             not_modified=True,
         )
 
-    def _download(self, base: FetchResult, resp: httpx.Response, expect: str | None) -> _Outcome:
+    def _download(self, base: FetchResult, resp: httpx.Response, expect: str | None, gzip: bool) -> _Outcome:
         declared = _int_or_none(resp.headers.get("content-length"))
         if declared is not None and declared > self.settings.max_bytes:
             limit = self.settings.max_bytes
             return _Outcome(replace(base, error=f"too_large: Content-Length {declared} > {limit}"))
-        fd, tmp_name = tempfile.mkstemp(dir=self.store.tmp_dir, suffix=".part")
-        tmp = Path(tmp_name)
+        fd, tmp = self.store.new_temp()
         try:
             with open(fd, "wb") as out:
-                body = self._stream(resp, out)
+                body = self._stream(resp, out, _GzipDecoder(gzip))
             problem = body if isinstance(body, tuple) else self._integrity(resp, declared, body, expect)
             if problem is not None:
                 error, retry = problem
-                return _Outcome(replace(base, error=error), retry=retry)
+                return _Outcome(replace(base, error=error), retry=retry, timeout=error.startswith("timeout"))
             assert isinstance(body, _Body)
             sha256 = body.digest.hexdigest()
             path = self.store.adopt(tmp, sha256, sniff_ext(body.head, base.content_type))
@@ -405,23 +558,30 @@ class Fetcher:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _stream(self, resp: httpx.Response, out: BinaryIO) -> _Body | tuple[str, bool]:
-        """Copy the body to ``out``; (error, worth retrying) when it was cut short."""
+    def _stream(self, resp: httpx.Response, out: BinaryIO, decoder: _GzipDecoder) -> _Body | tuple[str, bool]:
+        """Decode the body into ``out``, counting decoded bytes against ``max_bytes`` as they
+        come; (error, worth retrying) when it was cut short or refused."""
         body = _Body()
-        deadline = time.monotonic() + self.settings.max_seconds
+        limit = self.settings.max_bytes
+        deadline = _DEADLINE.get() or _Deadline(time.monotonic() + self.settings.max_seconds, self.settings.max_seconds)
         try:
-            for chunk in resp.iter_bytes():
-                body.size += len(chunk)
-                if body.size > self.settings.max_bytes:
-                    return f"too_large: more than {self.settings.max_bytes} bytes", False
-                if time.monotonic() > deadline:
-                    return "timeout: body slower than max_seconds", True
-                out.write(chunk)
-                body.add(chunk)
+            for raw in resp.iter_raw(_RAW_CHUNK):
+                for chunk in decoder.feed(raw):
+                    body.size += len(chunk)
+                    if body.size > limit:
+                        return f"too_large: more than {limit} bytes{' once decoded' if decoder.gzip else ''}", False
+                    out.write(chunk)
+                    body.add(chunk)
+                if deadline.passed:  # a custom transport gets no deadline on its reads: checked here
+                    return f"timeout: no complete response within max_seconds={deadline.seconds:g} s", True
         except httpx.RemoteProtocolError as exc:
             return f"truncated: {exc}", True
         except httpx.TimeoutException as exc:
-            return f"timeout: {type(exc).__name__} while reading the body", True
+            return _timeout_error(exc, " while reading the body"), True
+        except zlib.error as exc:
+            return f"decoding: gzip: {exc}", False
+        if not decoder.complete:
+            return "truncated: the gzip stream ends inside a member", True
         return body
 
     @staticmethod
@@ -443,6 +603,12 @@ class Fetcher:
         if expect == "html" and sniff_ext(body.head, mime) != "html":
             return f"content_type: expected HTML, got {mime or 'unknown'}", False
         return None
+
+
+def _content_codings(header: str | None) -> list[str]:
+    """``gzip, identity`` -> ``["gzip"]``: the codings applied, in order (identity is none)."""
+    codings = [c.strip().lower() for c in (header or "").split(",")]
+    return [c for c in codings if c and c != "identity"]
 
 
 def _path_is_pdf(url: str) -> bool:

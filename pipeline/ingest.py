@@ -4,43 +4,189 @@ Every input runs behind a per-document boundary: any failure (bad bytes, a parse
 the time budget running out) becomes an ``errors`` row for that input and the batch goes
 on. ``pipeline.isolation`` runs each input in its own process with a time budget and a
 memory cap; ``commit_results`` writes a batch as one snapshot.
+
+Inputs are untrusted: only regular files are read (a FIFO or a device would hang or never
+end), a symlink is followed only while its target stays inside the folder it was found in
+(``symlink_outside_input``: an input folder must not reach ``/etc/shadow``), and no error
+message quotes an input's bytes. Each check gives that input an ``errors`` row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline import faults
+from pipeline.extract.html import _MAGIC as KNOWN_FORMATS
 from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
 from pipeline.process import InputError, front_only, guarded, process_pdf, sniff
+from pipeline.rawstore import RawStore
 from pipeline.rows import error_table, input_row, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
 from pipeline.storage import ObjectStore, Store
 from pipeline.toc import numbering_checks
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
+_GROWTH_STEP = 1 << 20  # bytes read at a time from a file that grew after it was measured
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One input to read: ``path`` as named or found (what messages and rows call it), and
+    ``root``, the resolved folder its bytes must come from (a symlink may not lead out)."""
+
+    path: Path
+    root: Path
+
+
+def find_inputs(paths: Iterable[str | Path]) -> list[Candidate]:
+    """Every input the paths name: files as given, and the input files inside given folders
+    (sorted, recursive; a folder's README is documentation, not input).
+
+    Nothing is left out quietly: a path that does not exist, a FIFO or a dangling symlink
+    with an input's suffix are candidates too, and reading them gives their errors row. A
+    path named here is held to its own folder (a shell glob over a hostile folder names its
+    symlinks one by one). A symlinked folder inside a folder is not walked: its target is
+    walked anyway when it lies inside, and when it lies outside it is a candidate that
+    ``open_input`` refuses.
+    """
+    out: list[Candidate] = []
+    for given in map(Path, paths):
+        named = Path(os.path.abspath(given))
+        root = _resolved(named.parent)
+        if given.is_dir() and _resolved(named).is_relative_to(root):
+            out += _folder_inputs(given, _resolved(named))
+        else:
+            out.append(Candidate(given, root))
+    return out
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return Path(os.path.realpath(path))
+    except ValueError:  # a NUL byte: open_input reports it
+        return path
+
+
+def _folder_inputs(folder: Path, root: Path) -> list[Candidate]:
+    found: list[Candidate] = []
+    for here, dirs, files in os.walk(folder):  # does not descend into symlinked folders
+        for name in dirs:
+            link = Path(here, name)
+            if link.is_symlink() and not _resolved(link).is_relative_to(root):
+                found.append(Candidate(link, root))
+        for name in files:
+            if Path(name).suffix.lower() in INPUT_SUFFIXES and not name.upper().startswith("README"):
+                found.append(Candidate(Path(here, name), root))
+    return sorted(found, key=lambda c: c.path)
 
 
 def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files given, plus the input files inside given directories (sorted, recursive; a
-    folder's README is documentation, not input)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
-                          and not f.name.upper().startswith("README"))
-        else:
-            out.append(p)
-    return out
+    """The paths of ``find_inputs``."""
+    return [c.path for c in find_inputs(paths)]
+
+
+@contextmanager
+def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int | None = None) -> Iterator[BinaryIO]:
+    """Open an input for reading, or raise ``InputError`` (stage ``read``) saying why not.
+
+    Only a regular file is opened (a FIFO would block, ``/dev/zero`` never ends), with
+    ``O_NONBLOCK`` so that even a file swapped for a FIFO after the check cannot hang us;
+    with ``root``, its resolved location (checked again on the open file) must lie inside
+    ``root``. Messages name the path, never its bytes.
+    """
+    try:
+        real = Path(os.path.realpath(path))
+        if root is not None and not real.is_relative_to(root):
+            raise InputError("symlink_outside_input", f"a symlink to {real} leads outside the input folder {root}: "
+                             "not followed", "read")
+        info = os.stat(path)
+        _check_regular(info, max_bytes)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        what = "a dangling symlink (its target does not exist)" if os.path.islink(path) else "no such file"
+        raise InputError("no_such_file", what, "read") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise InputError("bad_path", f"unusable path ({exc})", "read") from None
+    except OSError as exc:
+        raise InputError("unreadable_file", f"{type(exc).__name__}: {exc.strerror}", "read") from None
+    with os.fdopen(fd, "rb") as fh:
+        _check_regular(os.fstat(fd), max_bytes)  # what was opened, if it changed since the check
+        opened = Path(os.path.realpath(f"/proc/self/fd/{fd}")) if os.path.isdir("/proc/self/fd") else real
+        if root is not None and not opened.is_relative_to(root):
+            raise InputError("symlink_outside_input", "the file moved outside the input folder while it was opened", "read")
+        yield fh
+
+
+def _check_regular(info: os.stat_result, max_bytes: int | None) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
+                 stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+        kind = next((name for test, name in kinds.items() if test(info.st_mode)), "a special file")
+        raise InputError("not_a_regular_file", f"{kind}, not a regular file: not read", "read")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise InputError("too_large", f"{info.st_size} bytes exceed max_file_bytes={max_bytes}", "read")
+
+
+class _InputReads:
+    """An open input whose read errors are the input's (``unreadable_file``), not the
+    raw store's or the batch's."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._fh.read(size)
+        except OSError as exc:
+            raise InputError("unreadable_file", f"{type(exc).__name__}: {exc.strerror}", "read") from None
+
+
+def _read_all(fh: BinaryIO, max_bytes: int) -> bytes:
+    """The file's bytes. A read is sized by the file, not by the limit: a buffered read
+    allocates what it is asked for, and a parse process has its share of the budget only."""
+    reads = _InputReads(fh)
+    data = reads.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
+    while len(data) <= max_bytes and (more := reads.read(_GROWTH_STEP)):  # it grew since it was measured
+        data += more
+    if len(data) > max_bytes:
+        raise InputError("too_large", f"more than max_file_bytes={max_bytes} bytes", "read")
+    return data
+
+
+def _pinned(fh: BinaryIO, path: str | Path) -> str | Path:
+    """A name for the very file that was checked and read, for parsers that open by name:
+    the path may be swapped for a symlink between the check and their open."""
+    pinned = f"/proc/self/fd/{fh.fileno()}"
+    return pinned if os.path.exists(pinned) else path
+
+
+def store_raw(raw: RawStore, path: str | Path, root: str | Path | None, settings: Settings | None = None,
+              source: str | None = None) -> tuple[str, Path] | SourceResult:
+    """Copy an input into the raw store inside the per-input boundary: ``(sha256, blob)``,
+    or this input's failed result (a refused input, an unreadable file, a full disk)."""
+    settings = resolve(settings)
+    source = source or str(path)
+    try:
+        with open_input(path, root, settings.max_file_bytes) as fh:
+            return raw.put_stream(_InputReads(fh), max_bytes=settings.max_file_bytes)
+    except InputError as exc:
+        return failed_result(source, None, exc.stage, exc.reason, str(exc))
+    except ValueError as exc:  # it grew past the limit while it was copied
+        return failed_result(source, None, "read", "too_large", f"{exc}: max_file_bytes={settings.max_file_bytes}")
+    except OSError as exc:
+        return failed_result(source, None, "raw_store", "raw_store_failed", f"{type(exc).__name__}: {exc}")
 
 
 def failed_result(source: str, sha: str | None, stage: str, error_type: str, message: str) -> SourceResult:
@@ -50,19 +196,23 @@ def failed_result(source: str, sha: str | None, stage: str, error_type: str, mes
     return result
 
 
-def process_source(path: str | Path, source: str | None = None, settings: Settings | None = None, **meta) -> SourceResult:
-    """Parse one input file; never raises for a bad input (the error is in the result)."""
+def process_source(path: str | Path, source: str | None = None, settings: Settings | None = None, *,
+                   root: str | Path | None = None, **meta) -> SourceResult:
+    """Parse one input file; never raises for a bad input (the error is in the result).
+    With ``root``, the file must lie inside that folder (``open_input``)."""
     settings = resolve(settings)
     source = source or str(path)
     try:
-        size = os.path.getsize(path)
-        if size > settings.max_file_bytes:
-            return failed_result(source, None, "read", "too_large", f"{size} bytes exceed max_file_bytes={settings.max_file_bytes}")
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return failed_result(source, None, "read", "unreadable_file", f"{type(exc).__name__}: {exc}")
+        with open_input(path, root, settings.max_file_bytes) as fh:
+            data = _read_all(fh, settings.max_file_bytes)
+            return _parse(data, _pinned(fh, path), str(path).lower(), source, settings, meta)
+    except InputError as exc:
+        return failed_result(source, None, exc.stage, exc.reason, str(exc))
+
+
+def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Settings, meta: dict) -> SourceResult:
     sha = hashlib.sha256(data).hexdigest()
-    kind = sniff(data, str(path).lower())
+    kind = sniff(data, name)
     try:
         faults.check("parse", source)
         if not data.strip():
@@ -71,15 +221,22 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
             return process_pdf(path, source=source, raw_sha256=sha, settings=settings)
         if kind in ("html", "post"):
             return process_html(data, source=source, raw_sha256=sha, kind=kind, settings=settings, **meta)
-        raise InputError("unsupported_type", f"neither PDF nor HTML (starts with {data[:12]!r})", "sniff")
+        raise InputError("unsupported_type", f"neither PDF nor HTML ({_describe(data)})", "sniff")
     except InputError as exc:
         return failed_result(source, sha, exc.stage, exc.reason, str(exc))
     except MemoryError:
         return failed_result(source, sha, "pipeline", "too_much_memory",
-                       f"parsing needed more than max_memory_mb={settings.max_memory_mb} MB")
+                             f"parsing needed more than its {settings.process_memory_mb()} MB share of the "
+                             f"memory budget ({settings.memory_budget_mb} MB)")
     except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return failed_result(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
+
+
+def _describe(data: bytes) -> str:
+    """What the bytes are, in words: a message must not quote them (the input may be a secret)."""
+    what = next((name for magic, name in KNOWN_FORMATS if name and data.startswith(magic)), None)
+    return what or f"{len(data)} bytes without a PDF header or markup"
 
 
 def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,

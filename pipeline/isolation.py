@@ -60,8 +60,9 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _limit_memory(settings: Settings) -> None:
-    # never below what the forked child already maps, plus room to work
-    limit = max(settings.max_memory_mb * 1024 * 1024, psutil.Process().memory_info().vms + 512 * 1024 * 1024)
+    """Cap this parse process's address space at what it maps now (the interpreter and the
+    libraries it shares with the service) plus its share of the run's memory budget."""
+    limit = psutil.Process().memory_info().vms + settings.process_memory_mb() * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
@@ -368,7 +369,7 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
             if on_result:
                 on_result(results[-1])
         return results
-    settings = resolve(settings)
+    settings = resolve(settings).with_(parse_workers=workers)  # the memory budget is shared by all of them
     results: list[SourceResult | None] = [None] * len(jobs)
     queue = iter(enumerate(jobs))
     running: dict[Future, int] = {}
@@ -378,7 +379,7 @@ def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate:
             running[_SERVICE.submit(job.path, job.source, settings, job.meta)] = i
             return
 
-    for _ in range(max(1, workers)):
+    for _ in range(workers):
         submit_next()
     while running:  # the service stops each document at its time budget
         done, _ = wait(running, return_when=FIRST_COMPLETED)

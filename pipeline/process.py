@@ -20,6 +20,7 @@ from pipeline.issue import DocPart, IssueParts, labelled_fields, split_issue
 from pipeline.layout import build_blocks, page_gutters
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
 from pipeline.outline import build_sections, heading_of
+from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
 from pipeline.tables import caption_for, merge_across_pages, to_table
 from pipeline.toc import check_document, check_issue, is_toc_title
@@ -95,6 +96,9 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
         if unreadable == len(pages):
             raise InputError("unreadable_pdf", f"none of the {len(pages)} pages could be read: {pages[0].warnings[0]}")
         raise InputError("no_text_layer", f"no text layer on any of {len(pages)} pages: scanned images? run OCR first")
+    garbled = text_layer_problem(pages)  # partly garbled pages get a warning
+    if garbled:
+        raise InputError("garbled_text_layer", garbled)
     notes: list[str] = []  # stages that failed for the whole input: every document says so
     pages = guarded("clean", source, notes, lambda: pages, clean_pages, pages, settings)
     gutters = guarded("columns", source, notes, dict, page_gutters, pages)  # pages set in two columns

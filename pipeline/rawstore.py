@@ -3,7 +3,10 @@
 Blobs live at ``root/<sha256[:2]>/<sha256>.<ext>``. The extension is sniffed from the
 bytes (and the server's Content-Type), never taken from a URL, so a hostile URL path
 cannot steer where a file lands. A blob is written to a temp file and linked into
-place, so readers never see a partial file and an existing blob is never overwritten.
+place, so readers never see a partial file and an existing blob is never overwritten; a
+copy that fails removes its temp file. Blobs are created read-only through the process
+umask (``BLOB_MODE``), so a store never makes bytes more readable than the operator's
+umask allows.
 
 ``FetchResult`` is defined here rather than in ``pipeline.fetch`` because the manifest
 stores it and ``fetch`` imports this module; ``pipeline.fetch`` re-exports it.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
+import secrets
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +30,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 EXTS = ("pdf", "html", "md", "bin")
+# requested mode of a new blob: read-only (the store is immutable); the umask takes away the
+# rest, so with umask 077 a copied secret stays 0400 and never becomes world-readable
+BLOB_MODE = 0o444
+_COPY_CHUNK = 1 << 20  # bytes read per step when copying a file in
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -161,31 +168,56 @@ class RawStore:
         existing = self.path_for(sha256)
         if existing is not None:
             return sha256, existing
-        final = self._final(sha256, ext)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{sha256[:8]}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return sha256, self._install(Path(tmp), final)
+        fd, tmp = self.new_temp()
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return sha256, self._install(tmp, self._final(sha256, ext))
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def put_file(self, path: str | os.PathLike[str], ext: str | None = None) -> tuple[str, Path]:
-        """Copy a file into the store (the source is left alone). Returns (sha256, path)."""
-        digest = hashlib.sha256()
+        """Copy a file into the store (the source is left alone). Returns (sha256, path).
+
+        It opens ``path`` as it is: callers holding untrusted paths open them with
+        ``pipeline.ingest.open_input`` (regular files inside the input folder only) and
+        use ``put_stream``."""
         with open(path, "rb") as fh:
-            head = fh.read(1024)
-            digest.update(head)
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        sha256 = digest.hexdigest()
-        existing = self.path_for(sha256)
-        if existing is not None:
-            return sha256, existing
-        ext = ext or sniff_ext(head)
-        self._check_ext(ext)
-        final = self._final(sha256, ext)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{sha256[:8]}.", suffix=".tmp")
-        os.close(fd)
-        shutil.copyfile(path, tmp)
-        return sha256, self._install(Path(tmp), final)
+            return self.put_stream(fh, ext)
+
+    def put_stream(self, source: BinaryIO, ext: str | None = None, max_bytes: int | None = None) -> tuple[str, Path]:
+        """Copy an open file into the store, hashing as it goes. Returns (sha256, path).
+
+        Any ``OSError`` (a full disk, an unreadable source) and a source over ``max_bytes``
+        (``ValueError``) leave no temp file behind."""
+        digest, head, size = hashlib.sha256(), b"", 0
+        fd, tmp = self.new_temp()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := source.read(_COPY_CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise ValueError(f"more than {max_bytes} bytes")
+                    head = head or chunk[:1024]
+                    digest.update(chunk)
+                    out.write(chunk)
+            return digest.hexdigest(), self.adopt(tmp, digest.hexdigest(), ext or sniff_ext(head))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def new_temp(self, suffix: str = ".part") -> tuple[int, Path]:
+        """A new, empty temp file under ``tmp_dir``, opened for writing: (fd, path).
+
+        Created with ``BLOB_MODE`` through the umask (not ``mkstemp``'s 0600 widened
+        later), so the finished blob keeps the mode it was created with."""
+        folder = self.tmp_dir
+        for _ in range(100):
+            path = folder / f".{secrets.token_hex(8)}{suffix}"
+            try:
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, BLOB_MODE), path
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"no free temp name in {folder}")
 
     def adopt(self, tmp: Path, sha256: str, ext: str) -> Path:
         """Move a finished temp file (written under ``tmp_dir``, hash known) into place."""
@@ -209,7 +241,6 @@ class RawStore:
 
     @staticmethod
     def _install(tmp: Path, final: Path) -> Path:
-        os.chmod(tmp, 0o444)
         try:
             # a hard link never replaces an existing file, unlike os.replace
             os.link(tmp, final)

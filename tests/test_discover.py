@@ -179,12 +179,15 @@ def test_crawl_follows_pages_and_issue_pages(server, other_host, fetcher):
         (server.url("/gb/2021/24.pdf"), "2021-24", server.url("/gb/index_2.html")),
     ]
     assert crawl.items[1].title == "2021年第28期"
-    refused = {r.url: r.reason for r in crawl.refused}
-    assert refused == {
-        other_host.url("/x.pdf"): "host not allowed: 127.0.0.2",
-        other_host.url("/gb/index_9.html"): "host not allowed: 127.0.0.2",
-        "file:///etc/passwd.pdf": "scheme not allowed: file",
-    }
+    [refused] = crawl.refused  # the page's refused links: one row with a count and examples
+    assert (refused.url, refused.found_on, refused.count) == (
+        server.url("/gb/index.html#refused-links"), server.url("/gb/index.html"), 3)
+    assert refused.examples == (
+        f"{other_host.url('/gb/index_9.html')} (host not allowed: 127.0.0.2)",
+        f"{other_host.url('/x.pdf')} (host not allowed: 127.0.0.2)",
+        "file:///etc/passwd.pdf (scheme not allowed: file)",
+    )
+    assert refused.reason.startswith("3 links refused: host not allowed (2), scheme not allowed (1); e.g. ")
     assert other_host.requests == []
     assert [r.path for r in server.requests] == [
         "/gb/index.html",

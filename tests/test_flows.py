@@ -76,8 +76,10 @@ def test_discover_ingest_then_rerun_then_reprocess(site, tmp_path, monkeypatch):
     assert "http 404" in sources[srv.url("/gz/2022-3.pdf")]["message"]
     assert "truncated" in sources[srv.url("/gz/2022-4.pdf")]["message"]
     assert "timeout" in sources[srv.url("/gz/slow.pdf")]["message"]
-    refused = {r["url"] for r in store.read("fetches").to_pylist() if r["refused"]}
-    assert refused == {"http://127.0.0.2/evil.pdf", "file:///etc/passwd", "http://other.example.org/x.pdf"}
+    [refused] = [r for r in store.read("fetches").to_pylist() if r["refused"]]  # one row for the page's links
+    assert refused["url"] == srv.url("/gz/index.html#refused-links")
+    assert all(url in refused["refused"] for url in ("http://127.0.0.2/evil.pdf", "file:///etc/passwd",
+                                                     "http://other.example.org/x.pdf"))
     assert not [r for r in srv.requests if "evil" in r.path or "passwd" in r.path]
     assert len(srv.requests_for("/gz/2022-1.pdf")) == 2  # 500, then 200
     # nothing truncated reached the raw store
@@ -160,7 +162,8 @@ def test_discover_command_runs_the_flow(pdf_factory, tmp_path, capsys):
     assert code == 1  # the link to another host is refused and reported
     assert "1 documents" in capsys.readouterr().out
     assert [d["doc_number"] for d in Store(out).read("documents").to_pylist()] == ["测府办〔2022〕9号"]
-    assert [r["url"] for r in Store(out).read("fetches").to_pylist() if r["refused"]] == ["http://elsewhere.example/x.pdf"]
+    [refused] = [r for r in Store(out).read("fetches").to_pylist() if r["refused"]]
+    assert (refused["url"], "http://elsewhere.example/x.pdf" in refused["refused"]) == (srv.url("/gz/#refused-links"), True)
 
 
 def test_flow_stops_a_document_past_its_time_budget(pdf_factory, tmp_path, inject_faults):

@@ -1,11 +1,14 @@
 """Property tests over the input entry point, ``pipeline.ingest.process_source``, on a temporary file.
 
 Inputs: mutated bytes of small good PDFs (bit flips, inserted / deleted / duplicated runs, truncation),
-HTML-like token soup in several encodings, raw bytes behind format prefixes, and front-matter posts with
-random YAML. Property: ``process_source`` returns, never raises, and gives either documents or exactly one
-error record with a classified reason (not a Python exception caught at the per-document boundary); the
-result survives what the batch does with it next (pickling across the worker pipe, conversion to the Arrow
-datasets, per-table files). Each example also has a time limit: a hang fails the test.
+HTML-like token soup in several encodings, raw bytes behind format prefixes, front-matter posts with
+random YAML, front matter built from anchors, aliases and nested values, and hand-written PDFs whose text
+layers mix mapped, unmapped, private-use and control code points. Property: ``process_source`` returns,
+never raises, and gives either documents or exactly one error record with a classified reason (not a
+Python exception caught at the per-document boundary); the result survives what the batch does with it
+next (pickling across the worker pipe, conversion to the Arrow datasets, per-table files). Each example
+also has a time limit: a hang fails the test. Front matter adds: no field comes out longer than the post
+(nothing expands); text layers add: both PDF backends reach the same verdict on the same text.
 
 Examples per test: ``FUZZ_EXAMPLES`` (default 40, a few seconds). ``make fuzz`` runs 10,000 per test.
 """
@@ -34,7 +37,15 @@ from pipeline.model import SourceResult
 from pipeline.rows import per_table_files, result_tables
 from pipeline.settings import Settings
 from pipeline.storage import _safe_name
-from tests.fixtures.bad_inputs import ARTICLE_PARAS, canvas_pdf
+from tests.fixtures.bad_inputs import (
+    ARTICLE_PARAS,
+    HELVETICA,
+    MAPPED,
+    UNMAPPED,
+    canvas_pdf,
+    cid_codes,
+    text_layer_pdf,
+)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 # a hang detector, not a speed verdict: an example of a few KB that runs this long is stuck
@@ -259,3 +270,69 @@ _md_block = st.one_of(
 def test_front_matter_post(workdir, lines, blocks, lead, close):
     post = lead + "---\n" + "\n".join(lines) + "\n" + close + "\n" + "\n\n".join(blocks)
     check_input(workdir, "post.md", post.encode("utf-8", errors="surrogatepass"))
+
+
+# --- front matter: anchors, aliases, nested values ---------------------------------------------------
+
+_FIELDS = ["title", "date", "author", "categories", "category", "tags", "layout", "source"]
+_scalar = st.one_of(st.sampled_from(["央行", "finance", "2022-05-26 14:18:58 +0800", "", "'引号'", "null", "~"]),
+                    st.text(alphabet="abc中文 ", max_size=8))
+
+
+def _node(depth: int):
+    """A YAML value in flow style: a scalar, a list or a mapping (nested up to ``depth``), or an alias."""
+    leaf = st.one_of(_scalar.map(lambda t: '"' + t.replace('"', "") + '"'), st.sampled_from(["*a", "*b", "*z"]))
+    if depth == 0:
+        return leaf
+    inner = _node(depth - 1)
+    return st.one_of(leaf, st.lists(inner, max_size=5).map(lambda xs: "[" + ", ".join(xs) + "]"),
+                     st.lists(st.tuples(st.sampled_from(["k", "v", "w"]), inner), max_size=3).map(
+                         lambda kvs: "{" + ", ".join(f"{k}: {v}" for k, v in kvs) + "}"))
+
+
+_front_line = st.tuples(st.sampled_from(_FIELDS + ["a0", "b0"]), st.sampled_from(["", "&a ", "&b "]), _node(3)).map(
+    lambda t: f"{t[0]}: {t[1]}{t[2]}")
+# the billion-laughs shape: each level repeats the one before
+_bomb = st.integers(2, 9).map(lambda n: ["a: &a [\"lol\", \"lol\", \"lol\"]"]
+                              + [f"l{i}: &b{i} [" + ", ".join([f"*{'a' if i == 1 else f'b{i - 1}'}"] * 9) + "]"
+                                 for i in range(1, n)] + [f"title: *b{n - 1}", f"tags: *b{n - 1}"])
+
+
+@FUZZ
+@given(lines=st.lists(_front_line, max_size=10), bomb=st.one_of(st.just([]), _bomb))
+def test_front_matter_shapes(workdir, lines, bomb):
+    post = ("---\n" + "\n".join(bomb + lines) + "\n---\n\n" + ARTICLE_PARAS[0] + "\n").encode("utf-8")
+    result = check_input(workdir, "fm.md", post)
+    for doc in result.documents:  # whatever the shape, every field is text, none longer than the post
+        values = [doc.title or "", doc.author or "", *doc.tags, *doc.categories]
+        assert all(isinstance(v, str) and len(v) <= len(post) for v in values), values
+
+
+# --- text layers: mapped, unmapped, private-use and control code points ------------------------------
+
+# what a ToUnicode map may say: letters, CJK, private use, C0 controls, U+FFFD (PDFium leaves out NUL, line
+# breaks, noncharacters and surrogates by design, so those are not drawn)
+_targets = st.one_of(st.integers(0x41, 0x5A), st.integers(0x4E00, 0x4E80), st.integers(0xE000, 0xE0FF),
+                     st.sampled_from([1, 7, 8, 27, 31, 0x7F, 0xFFFD]))
+_run = st.one_of(
+    st.tuples(st.just(HELVETICA), st.binary(min_size=1, max_size=40).map(lambda b: bytes(32 + c % 95 for c in b))),
+    st.tuples(st.sampled_from([UNMAPPED, MAPPED]), st.lists(st.integers(1, 60), min_size=1, max_size=30).map(cid_codes)),
+)
+
+
+@FUZZ
+@given(runs=st.lists(_run, min_size=1, max_size=12), mapping=st.dictionaries(st.integers(1, 60), _targets, max_size=60))
+def test_text_layer(workdir, runs, mapping):
+    pdf = text_layer_pdf(runs, mapping)
+    outcomes = []
+    for backend in ("pdfium", "pdfplumber"):
+        path = workdir / "layer.pdf"
+        path.write_bytes(pdf)
+        with _time_limit(EXAMPLE_TIME_LIMIT):
+            result = process_source(path, settings=Settings(backend=backend, max_pages=50))
+        assert bool(result.documents) != bool(result.errors), result.errors
+        assert all(e.stage != "pipeline" for e in result.errors), result.errors
+        outcomes.append((backend, [e.error_type for e in result.errors],
+                         [s.text for d in result.documents for s in d.sections]))
+    (_, pdfium_errors, pdfium_text), (_, plumber_errors, plumber_text) = outcomes
+    assert pdfium_errors == plumber_errors and pdfium_text == plumber_text, outcomes

@@ -59,6 +59,9 @@ TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", 
 
 # marks a grid position covered by a merged (spanning) cell
 SPANNED = "\x00"
+# what a glyph without a Unicode mapping reads as, in both backends (pipeline.quality counts them)
+UNMAPPED_CODE = 0xFFFD
+UNMAPPED = chr(UNMAPPED_CODE)
 
 
 def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
@@ -233,7 +236,9 @@ def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None)
     for c in page.chars:
         text = c["text"]
         if len(text) != 1:
-            text = "\ufffd" if text.startswith("(cid:") else text  # (cid:N): a glyph with no Unicode mapping
+            if text == "(cid:0)":
+                continue  # CID 0 is .notdef, the glyph for "no glyph": PDFium's text page has no character there
+            text = UNMAPPED if text.startswith("(cid:") else text  # (cid:N): a glyph with no Unicode mapping
         # baseline = page height - origin y, written so that a non-zero mediabox origin cancels
         baseline = c["top"] + c["y1"] - c["matrix"][5]
         char = Char(text, c["x0"], c["x1"], baseline, c["size"])
@@ -435,16 +440,23 @@ class PdfiumReader:
                 turned: list[Char] = []
                 mapped: set[int] = set()
                 chars = _pdfium_chars(page, height, turned, mapped)
+                texts, paths, forms = _census(page)
                 # text objects but no characters: pdfium could not map this page's text
-                uncertain = not chars and not turned and _has_objects(page, pdfium_c.FPDF_PAGEOBJ_TEXT, 1)
-                fonts = [] if uncertain else _unmapped_fonts(page, mapped)
-                edges = _pdfium_edges(page, height) if _has_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) else []
+                uncertain = not chars and not turned and texts + forms > 0
+                # every text object gave characters (forms hold objects of their own: look closer)
+                complete = not forms and texts <= len(mapped)
+                fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped)
+                edges = _pdfium_edges(page, height) if paths + forms >= MIN_RULING_OBJECTS else []
             finally:
                 page.close()
         tables: list[PageTable] = []
         warnings: list[str] = []
         if fonts:
             warnings.append(f"page {index + 1}: {FONT_FALLBACK_WARNING} (fonts: {', '.join(fonts)})")
+            uncertain = True
+        elif any(c.text == UNMAPPED for c in chars) or any(c.text == UNMAPPED for c in turned):
+            # glyphs without Unicode: PDFium's text page also merges some of them as spaces, so a
+            # page that has any is read by pdfminer, as the reference backend reads it
             uncertain = True
         if uncertain or edges is None:  # text pdfium cannot map, or rulings inside forms
             plumber_turned: list[Char] = []
@@ -499,20 +511,28 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
     matrix = pdfium_c.FS_MATRIX()
     loose_box, origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
     generated = pdfium_c.FPDFText_IsGenerated
+    unmapped, unicode_of = pdfium_c.FPDFText_HasUnicodeMapError, pdfium_c.FPDFText_GetUnicode
     text_object = _address(pdfium_c.FPDFText_GetTextObject)
     try:
         count = pdfium_c.FPDFText_CountChars(raw)
         if count <= 0:
             return out
         buffer = ctypes.create_string_buffer(2 * (count + 1))
-        pdfium_c.FPDFText_GetText(raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
+        written = pdfium_c.FPDFText_GetText(raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
         codes = memoryview(buffer.raw).cast("H")[:count].tolist()
+        if written != count + 1:  # it left a character out (an unmapped control code): the rest moved up one
+            codes = [unicode_of(raw, i) for i in range(count)]
         last_obj, size, baseline, upright = None, 0.0, 0.0, True
         target = out
         for i, code in enumerate(codes):
-            if code in (0, 10, 13, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
+            if unmapped(raw, i) == 1:
+                # no Unicode for this glyph: PDFium passes its character code on as if it were
+                # one (U+0100... for an Identity-H font without ToUnicode); pdfminer's (cid:N)
+                # becomes U+FFFD in _plumber_chars, and so does this
+                code = UNMAPPED_CODE
+            elif code in (0, 10, 13, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
                 continue  # none, line breaks, or the low half of a pair (joined below)
-            if code == 32 and generated(raw, i) == 1:
+            elif code == 32 and generated(raw, i) == 1:
                 continue  # a space pdfium inserted itself
             right = None
             if 0xD800 <= code <= 0xDBFF:  # characters beyond U+FFFF come as UTF-16 pairs
@@ -665,18 +685,25 @@ def _add_edge(edges: list[dict], a: tuple[float, float], b: tuple[float, float])
                       "doctop": top, "orientation": "v", "object_type": "line"})
 
 
-def _has_objects(page: pdfium.PdfPage, kind: int, at_least: int) -> bool:
-    """Does the page hold at least ``at_least`` objects of ``kind`` (paths: maybe rulings)?
-    A form XObject with content counts as a hit: what it holds is not looked into here."""
-    found = 0
+# a page needs at least this many path objects (or forms) to hold rulings worth reading
+MIN_RULING_OBJECTS = 4
+
+
+def _census(page: pdfium.PdfPage) -> tuple[int, int, int]:
+    """(text objects, path objects, form XObjects with content) at the page's top level, in
+    one pass: what a form holds is not looked into here."""
+    texts = paths = forms = 0
+    text_kind, path_kind, form_kind = pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         got = pdfium_c.FPDFPageObj_GetType(obj)
-        if got == kind or (got == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0):
-            found += 1
-            if found >= at_least:
-                return True
-    return False
+        if got == text_kind:
+            texts += 1
+        elif got == path_kind:
+            paths += 1
+        elif got == form_kind and pdfium_c.FPDFFormObj_CountObjects(obj) > 0:
+            forms += 1
+    return texts, paths, forms
 
 
 def _auto(path: str | Path) -> PdfReader:

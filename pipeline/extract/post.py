@@ -5,7 +5,10 @@ footer. The chain:
 
 1. ``split_front_matter``  text → front matter dict (all values strings / lists of strings), body, warnings.
    A blank line before the opening ``---`` (Jekyll would then not read the front matter) is tolerated with a
-   warning; YAML that does not parse falls back to ``key: value`` lines.
+   warning; YAML that does not parse falls back to ``key: value`` lines, and so does YAML with anchors or
+   aliases (``&a`` / ``*a``: a 2 KB alias bomb expands to gigabytes) or more than
+   ``MAX_FRONT_MATTER_NODES`` nodes. The fields read (``FIELD_SHAPES``) take one value or a list of values;
+   a list where one value belongs is joined, anything nested is dropped, each with a warning.
 2. ``_split_footer``       body → body without footer; the original-article ``<url>`` line fills
    ``original_url`` (an empty ``<>`` gives a warning); ``[返回…](…)`` links, on one line joined by ``｜`` or
    on separate lines, go to ``removed`` as ``back_link``.
@@ -51,6 +54,11 @@ _MD_LINK_RE = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]*)\)")
 _INLINE_RE = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]*)\)|<(?P<auto>(?:https?:)?//[^<>\s]*)>")
 _HTML_BLOCK_RE = re.compile(r"\A\s*<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|!--|/[a-zA-Z])")
 _BLOCK_SPLIT_RE = re.compile(r"\n[ \t]*\n")
+# YAML events (scalars, sequences, mappings) in one front matter: a real post has a few dozen
+MAX_FRONT_MATTER_NODES = 2_000
+# the front-matter fields this module reads: one value, or a list of values
+FIELD_SHAPES = {"title": "value", "date": "value", "author": "value",
+                "categories": "list", "category": "list", "tags": "list"}
 
 
 def split_front_matter(text: str) -> tuple[dict, str, list[str]]:
@@ -65,7 +73,7 @@ def split_front_matter(text: str) -> tuple[dict, str, list[str]]:
     raw = m["fm"]
     fm: dict = {}
     try:
-        loaded = yaml.load(raw, Loader=yaml.BaseLoader)
+        loaded = _load_yaml(raw)
         if isinstance(loaded, dict):
             fm = loaded
         elif loaded is not None:
@@ -81,7 +89,34 @@ def split_front_matter(text: str) -> tuple[dict, str, list[str]]:
                 if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                     value = value[1:-1]
                 fm[key.strip()] = value
-    return fm, m["body"], warnings
+    return _field_shapes(fm, warnings), m["body"], warnings
+
+
+def _load_yaml(raw: str):
+    """YAML as plain strings, lists and mappings (``BaseLoader``: no tags run), after a look
+    at its events: anchors and aliases, or too many nodes, raise ``YAMLError``."""
+    for n, event in enumerate(yaml.parse(raw, Loader=yaml.BaseLoader)):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.YAMLError("YAML anchors and aliases are not read (an alias can expand without bound)")
+        if n > MAX_FRONT_MATTER_NODES:
+            raise yaml.YAMLError(f"more than {MAX_FRONT_MATTER_NODES} YAML nodes")
+    return yaml.load(raw, Loader=yaml.BaseLoader)
+
+
+def _field_shapes(fm: dict, warnings: list[str]) -> dict:
+    """The fields in ``FIELD_SHAPES`` as one string or a list of strings; other shapes warn."""
+    for key, shape in FIELD_SHAPES.items():
+        value = fm.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        values = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+        if not isinstance(value, list) or len(values) < len(value):
+            kind = "a list with nested items" if isinstance(value, list) else "a mapping"
+            warnings.append(f"front matter {key!r} is {kind}: only its plain values are read")
+        elif shape == "value":
+            warnings.append(f"front matter {key!r} is a list where one value belongs: its items are joined")
+        fm[key] = " ".join(values) if shape == "value" else values
+    return fm
 
 
 def _as_list(value) -> list[str]:
