@@ -40,10 +40,10 @@ from pipeline.ingest import Summary, commit_results, failed_result, find_inputs,
 from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
+from pipeline.report import render_markdown
 from pipeline.rows import run_table
 from pipeline.settings import Settings, resolve
 from pipeline.storage import open_store
-from pipeline.toc import render_markdown
 
 
 def _code_fingerprint() -> str:

@@ -182,6 +182,88 @@ def next_item_marker(level: str, number: int) -> str | None:
     }.get(level)
 
 
+# --- headings as printed ---------------------------------------------------------------------
+
+SENTENCE_PUNCT = regex.compile(r"[。；！？!?;]")
+# a heading standing alone holds at most this many characters (a long title wraps, a
+# sentence is longer); a run-in title (up to its 。 or ：) at most this many
+MAX_HEADING_CHARS = 60
+MAX_RUN_IN_TITLE = 60
+_RUN_IN_TITLE = regex.compile(rf"^([^，,]{{1,{MAX_RUN_IN_TITLE}}}?[。：:])")
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: str
+    rank: int
+    number: int | None
+    heading: str  # the heading as printed (cleaned)
+    title: str  # without its number
+    rest: str  # run-in body text after the heading
+
+
+def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> Heading | None:
+    """Recognise a heading at the start of ``text`` (a whole paragraph).
+
+    ``set_apart``: the paragraph stood apart (short line, centred or display size);
+    ``one_line``: it was set in one line, which is enough for 编/章/节/部分 headings.
+    编/章/节 headings stand alone; 条 articles and 一、/（一）/1./（1） items may run in:
+    ``（一）指导思想。深入贯彻…``: the run-in title (up to its 。 or ：) is the title, the
+    rest of the paragraph the section's text.
+    """
+    text = text.strip()
+    if SUPPLEMENTARY.match(text) and (set_apart or one_line):
+        return Heading("supplementary", 1, None, text, "附则", "")  # 民法典: 附　则 closes the code, beside its 编
+    found = heading_rule(text)
+    if found is None:
+        return None
+    rule, m = found
+    number = cn_to_int(m.group(1))
+    after = text[m.end():].lstrip(" \u3000")
+    marker = text[: m.end()].strip()
+    if rule.level == "article":  # 第一条　为了…: an article has no title of its own
+        return Heading(rule.level, rule.rank, number, marker, "", after.strip())
+    title = _run_in_title(after) if rule.run_in else None
+    if title and after[len(title):].strip():  # 二、事业收入：指…的收入。: run in, even on one line
+        return _run_in(rule, number, text, after, title)
+    if _standalone_ok(text, set_apart or (one_line and not rule.run_in), rule.run_in):
+        return Heading(rule.level, rule.rank, number, text, clean_title(after), "")
+    if not rule.run_in:
+        return None
+    if title:
+        return _run_in(rule, number, text, after, title)
+    return Heading(rule.level, rule.rank, number, marker, "", after.strip())
+
+
+def _run_in_title(after: str) -> str | None:
+    m = _RUN_IN_TITLE.match(after)
+    return m.group(1) if m and not SENTENCE_PUNCT.search(m.group(1)[:-1]) else None
+
+
+def _run_in(rule: HeadingRule, number: int | None, text: str, after: str, title: str) -> Heading:
+    heading = text[: len(text) - len(after)] + title
+    return Heading(rule.level, rule.rank, number, heading.strip(), clean_title(title), after[len(title):].strip())
+
+
+def _standalone_ok(text: str, set_apart: bool, run_in: bool) -> bool:
+    # a run-in level may end its lone heading with 。 or ：; a chapter heading never does
+    body = text.rstrip("。.：:") if run_in else text
+    return set_apart and len(text) <= MAX_HEADING_CHARS and not SENTENCE_PUNCT.search(body)
+
+
+def clean_title(title: str) -> str:
+    """A heading's title as compared and stored: spaces folded, 总　则 joined, no end mark."""
+    title = regex.sub(r"[\s\u3000]+", " ", title).strip()
+    title = join_han(title) if _spaced_out(title) else title
+    return title.rstrip("。：:").strip()
+
+
+def _spaced_out(title: str) -> bool:
+    """总　则 / 附　则: characters spread out with spaces for typographic effect."""
+    parts = title.split(" ")
+    return len(parts) > 1 and all(len(p) <= 2 for p in parts)
+
+
 # --- document numbers and dates ----------------------------------------------------------
 
 # 穗府办〔2021〕9号, 国发〔2021〕12号; the issuer code may not hold spaces or sentence marks

@@ -187,7 +187,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Report each document's 目录 check. Example: gazette validate --out output --strict"""
-    from pipeline.toc import render_report
+    from pipeline.report import render_report
 
     store = _open_output(args.out)
     if store is None:

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from pipeline.chinese import DOC_NUMBER, iso_date, join_han
+from pipeline.chinese import DOC_NUMBER, iso_date, join_han, parse_heading
 from pipeline.model import Block, BlockKind, Removed, TocEntry
-from pipeline.outline import parse_heading
-from pipeline.toc import is_toc_title, parse_toc_blocks
 
 _ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
 _PUBLIC = re.compile(r"^公开方式\s*[：:]\s*(.+)$")
@@ -194,6 +192,66 @@ def _read_metadata_block(part: DocPart) -> None:
                 value = iso_date(value)
             if value and getattr(part, name) is None:
                 setattr(part, name, value)
+
+
+# --- a document's own 目录 -------------------------------------------------------------------
+# the 目录 levels a document's headings are checked against (编 / 附则 / 分编 / 章 / 节)
+TOC_LEVELS = ("part", "supplementary", "subpart", "chapter", "section")
+_TOC_TITLE = re.compile(r"^目\s*录$")
+_LEADER_PAGE = re.compile(r"^(.*?)(?:[\s.·…．。_-]{2,}|\s+)(\d{1,4})$")
+
+
+def is_toc_title(text: str) -> bool:
+    return bool(_TOC_TITLE.match(text.strip()))
+
+
+def _split_page(text: str) -> tuple[str, int | None]:
+    m = _LEADER_PAGE.match(text.strip())
+    if m and m.group(1).strip():
+        return m.group(1).strip(" .·…．_"), int(m.group(2))
+    return text.strip(), None
+
+
+def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry], int]:
+    """Entries of the 目录 whose title block is ``blocks[start]``; returns (entries, end).
+
+    The 目录 ends at the first block that is not an entry (long text, sentence
+    punctuation) or at an entry that repeats the first one: the body's first heading.
+    Wrapped entries (a block that is no heading, right after an entry without a page)
+    are joined to that entry.
+    """
+    entries: list[TocEntry] = []
+    first_key = None
+    chapter: int | None = None
+    i = start + 1
+    while i < len(blocks):
+        block = blocks[i]
+        if block.kind is not BlockKind.PARAGRAPH:
+            break
+        text, page = _split_page(block.text)
+        h = parse_heading(text, True)
+        if h and h.level in TOC_LEVELS + ("article",):
+            key = (h.level, h.number)
+            if first_key is None:
+                first_key = key
+            elif key == first_key:
+                break  # the body starts with the 目录's first heading again
+            if h.level == "chapter":
+                chapter = h.number
+            parent = chapter if h.level == "section" else None
+            entries.append(TocEntry(h.level, h.number, h.title, page, parent))
+        elif h and len(text) <= 60:
+            entries.append(TocEntry(h.level, h.number, h.title, page))  # 一、 items: listed, not checked
+        elif re.match(r"^附\s*(件|录)", text) and len(text) <= 80:
+            entries.append(TocEntry("appendix", None, text, page))
+        elif entries and entries[-1].page is None and len(text) <= 40 and not re.search(r"[。；]", text):
+            entries[-1].title += text  # second line of a wrapped entry
+            entries[-1].page = page
+        else:
+            break
+        i += 1
+    return entries, i
+
 
 
 def split_issue(blocks: Sequence[Block]) -> IssueParts:

@@ -21,81 +21,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from pipeline.chinese import GRAMMAR, NUM, SUPPLEMENTARY, cn_to_int, join_han, next_item_marker
+from pipeline.chinese import (
+    GRAMMAR,
+    NUM,
+    SENTENCE_PUNCT,
+    SUPPLEMENTARY,
+    Heading,
+    clean_title,
+    next_item_marker,
+    parse_heading,
+)
 from pipeline.model import Block, BlockKind, Section
 
 _SP = r"[\s\u3000]*"
-_SENTENCE_PUNCT = re.compile(r"[。；！？!?;]")
-MAX_HEADING_CHARS = 60
-MAX_RUN_IN_TITLE = 60
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: str
-    rank: int
-    number: int | None
-    heading: str  # the heading as printed (cleaned)
-    title: str  # without its number
-    rest: str  # run-in body text after the heading
-
-
-def _standalone_ok(text: str, set_apart: bool, run_in: bool) -> bool:
-    # a run-in level may end its lone heading with 。 or ：; a chapter heading never does
-    body = text.rstrip("。.：:") if run_in else text
-    return set_apart and len(text) <= MAX_HEADING_CHARS and not _SENTENCE_PUNCT.search(body)
-
-
-def parse_heading(text: str, set_apart: bool = True, one_line: bool = False) -> Heading | None:
-    """Recognise a heading at the start of ``text`` (a whole paragraph).
-
-    ``set_apart``: the paragraph stood apart (short line, centred or display size);
-    ``one_line``: it was set in one line, which is enough for 编/章/节/部分 headings.
-    """
-    text = text.strip()
-    if SUPPLEMENTARY.match(text) and (set_apart or one_line):
-        return Heading("supplementary", 1, None, text, "附则", "")  # 民法典: 附　则 closes the code, beside its 编
-    for rule in GRAMMAR:
-        m = rule.pattern.match(text)
-        if not m:
-            continue
-        number = cn_to_int(m.group(1))
-        after = text[m.end() :].lstrip(" \u3000")
-        marker = text[: m.end()].strip()
-        if rule.level == "article":  # 第一条　为了…: an article has no title of its own
-            return Heading(rule.level, rule.rank, number, marker, "", after.strip())
-        run_in = re.match(rf"^([^，,]{{1,{MAX_RUN_IN_TITLE}}}?[。：:])", after) if rule.run_in else None
-        # a run-in title with text after it (二、事业收入：指…的收入。) is run in, even on one line
-        if run_in and after[run_in.end():].strip() and not _SENTENCE_PUNCT.search(run_in.group(1)[:-1]):
-            title = run_in.group(1)
-            heading = text[: len(text) - len(after)] + title
-            return Heading(rule.level, rule.rank, number, heading.strip(), _clean_title(title), after[len(title) :].strip())
-        if _standalone_ok(text, set_apart or (one_line and not rule.run_in), rule.run_in):
-            return Heading(rule.level, rule.rank, number, text, _clean_title(after), "")
-        if not rule.run_in:
-            return None
-        if run_in and not _SENTENCE_PUNCT.search(run_in.group(1)[:-1]):
-            title = run_in.group(1)
-            heading = text[: len(text) - len(after)] + title
-            return Heading(rule.level, rule.rank, number, heading.strip(), _clean_title(title), after[len(title) :].strip())
-        return Heading(rule.level, rule.rank, number, marker, "", after.strip())
-    return None
-
-
-def _clean_title(title: str) -> str:
-    title = re.sub(r"[\s\u3000]+", " ", title).strip()
-    title = join_han(title) if _spaced_out(title) else title
-    return title.rstrip("。：:").strip()
-
-
-def _spaced_out(title: str) -> bool:
-    """总　则 / 附　则: characters spread out with spaces for typographic effect."""
-    parts = title.split(" ")
-    return len(parts) > 1 and all(len(p) <= 2 for p in parts)
-
-
 def heading_of(block: Block) -> Heading | None:
     if block.kind is BlockKind.HEADING:
         found = parse_heading(block.text, True)
@@ -103,7 +42,7 @@ def heading_of(block: Block) -> Heading | None:
             return found
         text = block.text.strip()
         # <h1>..<h6> rank above all numbered levels, in their own order; <strong> (7) last
-        return Heading("heading", (block.heading_level or 7) - 7, None, text, _clean_title(text), "")
+        return Heading("heading", (block.heading_level or 7) - 7, None, text, clean_title(text), "")
     if block.kind is BlockKind.PARAGRAPH:
         return parse_heading(block.text, block.set_apart, block.n_lines == 1)
     return None
@@ -155,7 +94,7 @@ def build_sections(
         if not h.title and h.level in ("part", "chapter", "section") and i + 1 < len(blocks):
             title = _title_line(blocks[i + 1])
             if title:  # 第一章 on one line, its title on the next
-                h = Heading(h.level, h.rank, h.number, f"{h.heading} {title}", _clean_title(title), "")
+                h = Heading(h.level, h.rank, h.number, f"{h.heading} {title}", clean_title(title), "")
                 skip = True
         _close_to_parent(stack, h)
         parent = stack[-1][1] if stack else None
@@ -266,7 +205,7 @@ def _title_line(block: Block) -> str | None:
     text = block.text.strip()
     ok = block.kind is BlockKind.PARAGRAPH and block.set_apart and 0 < len(text) <= 40
     # 附　则 under a bare 第X章 is that chapter's title, not the code's closing part
-    return text if ok and not _SENTENCE_PUNCT.search(text) and (heading_of(block) is None or SUPPLEMENTARY.match(text)) else None
+    return text if ok and not SENTENCE_PUNCT.search(text) and (heading_of(block) is None or SUPPLEMENTARY.match(text)) else None
 
 
 def _path_key(printed: str) -> str:

@@ -16,14 +16,14 @@ from typing import TypeVar
 from pipeline import faults
 from pipeline.clean import clean_pages
 from pipeline.extract.pdf import PdfError, open_pdf
-from pipeline.issue import DocPart, IssueParts, labelled_fields, split_issue
+from pipeline.issue import DocPart, IssueParts, is_toc_title, labelled_fields, split_issue
 from pipeline.layout import build_blocks, page_gutters
 from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
 from pipeline.outline import build_sections, heading_of
 from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
 from pipeline.tables import caption_for, merge_across_pages, to_table
-from pipeline.toc import check_document, check_issue, is_toc_title
+from pipeline.toc import check_document, check_issue
 
 T = TypeVar("T")
 

@@ -1,4 +1,5 @@
-"""目录: parse a document's (and an issue's) table of contents and check it against the body.
+"""目录 check: a document's (and an issue's) table of contents against the body (the 目录
+itself is parsed where the issue is split, ``pipeline/issue.py``; reports: ``pipeline/report.py``).
 
 Statuses per 目录 entry: ``ok`` (titles equal after normalising whitespace, width and
 quote styles), ``title_mismatch`` (same level and number, other title; ``similarity`` from
@@ -9,75 +10,19 @@ differs from the entry's page). Body headings at a listed level that the 目录 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
 from pipeline.chinese import fold
-from pipeline.model import Block, BlockKind, Document, Section, TocCheck, TocEntry
-from pipeline.outline import parse_heading
-
-CHECKED_LEVELS = ("part", "supplementary", "subpart", "chapter", "section")
-_TOC_TITLE = re.compile(r"^目\s*录$")
-_LEADER_PAGE = re.compile(r"^(.*?)(?:[\s.·…．。_-]{2,}|\s+)(\d{1,4})$")
-
-
-def is_toc_title(text: str) -> bool:
-    return bool(_TOC_TITLE.match(text.strip()))
+from pipeline.issue import TOC_LEVELS as CHECKED_LEVELS
+from pipeline.model import Document, Section, TocCheck, TocEntry
 
 
 def norm_title(text: str) -> str:
     """The form two titles are compared in (``chinese.fold``)."""
     return fold(text)
 
-
-def _split_page(text: str) -> tuple[str, int | None]:
-    m = _LEADER_PAGE.match(text.strip())
-    if m and m.group(1).strip():
-        return m.group(1).strip(" .·…．_"), int(m.group(2))
-    return text.strip(), None
-
-
-def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry], int]:
-    """Entries of the 目录 whose title block is ``blocks[start]``; returns (entries, end).
-
-    The 目录 ends at the first block that is not an entry (long text, sentence
-    punctuation) or at an entry that repeats the first one: the body's first heading.
-    Wrapped entries (a block that is no heading, right after an entry without a page)
-    are joined to that entry.
-    """
-    entries: list[TocEntry] = []
-    first_key = None
-    chapter: int | None = None
-    i = start + 1
-    while i < len(blocks):
-        block = blocks[i]
-        if block.kind is not BlockKind.PARAGRAPH:
-            break
-        text, page = _split_page(block.text)
-        h = parse_heading(text, True)
-        if h and h.level in CHECKED_LEVELS + ("article",):
-            key = (h.level, h.number)
-            if first_key is None:
-                first_key = key
-            elif key == first_key:
-                break  # the body starts with the 目录's first heading again
-            if h.level == "chapter":
-                chapter = h.number
-            parent = chapter if h.level == "section" else None
-            entries.append(TocEntry(h.level, h.number, h.title, page, parent))
-        elif h and len(text) <= 60:
-            entries.append(TocEntry(h.level, h.number, h.title, page))  # 一、 items: listed, not checked
-        elif re.match(r"^附\s*(件|录)", text) and len(text) <= 80:
-            entries.append(TocEntry("appendix", None, text, page))
-        elif entries and entries[-1].page is None and len(text) <= 40 and not re.search(r"[。；]", text):
-            entries[-1].title += text  # second line of a wrapped entry
-            entries[-1].page = page
-        else:
-            break
-        i += 1
-    return entries, i
 
 
 # --- checking ---------------------------------------------------------------------------
@@ -253,58 +198,3 @@ def check_issue(toc: Sequence[TocEntry], documents: Sequence[Document]) -> list[
             if d.doc_id not in seen:
                 checks.append(TocCheck("document", None, "extra", None, d.title, None, None, d.printed_page_start, None, d.doc_number))
     return checks
-
-
-def render_markdown(doc_id: str, checks: Sequence[TocCheck]) -> str:
-    """A readable per-document report (used by the CLI and as a Prefect artifact)."""
-    counts: dict[str, int] = {}
-    for c in checks:
-        counts[c.status] = counts.get(c.status, 0) + 1
-    lines = [f"### {doc_id}", "", ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no 目录 entries", ""]
-    problems = [c for c in checks if c.status != "ok"]
-    if problems:
-        lines += ["| level | number | status | 目录 | body | similarity | pages |", "|---|---|---|---|---|---|---|"]
-        for c in problems:
-            num = f"{c.parent_number}.{c.number}" if c.parent_number is not None and c.level == "section" else c.number
-            pages = f"{c.toc_page}→{c.body_page}" if c.toc_page or c.body_page else ""
-            lines.append(f"| {c.level} | {num if num is not None else ''} | {c.status} | {c.toc_title or ''} | {c.body_title or c.detail or ''} | {c.similarity if c.similarity is not None else ''} | {pages} |")
-    return "\n".join(lines) + "\n"
-
-
-STRICT_FAILURES = ("missing", "out_of_order", "extra")
-
-
-def render_report(documents, toc_checks) -> tuple[str, bool]:
-    """Per-document text report from the ``documents`` and ``toc_checks`` datasets.
-
-    Returns (report, failing): failing when any row is missing, out of order or extra.
-    """
-    checks_by_doc: dict[str, list[dict]] = {}
-    for row in toc_checks.to_pylist():
-        checks_by_doc.setdefault(row["doc_id"], []).append(row)
-    out, failing = [], False
-    for doc in sorted(documents.to_pylist(), key=lambda d: d["doc_id"]):
-        rows = checks_by_doc.pop(doc["doc_id"], [])
-        counts: dict[str, int] = {}
-        for r in rows:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
-        entries = sum(v for k, v in counts.items() if k not in ("extra", "gap", "duplicate"))
-        verdict = "no 目录" if doc["toc_complete"] is None else ("complete" if doc["toc_complete"] else "INCOMPLETE")
-        out.append(f"{doc['doc_id']}  {doc['doc_number'] or ''}  {doc['title'] or ''}")
-        out.append(f"  目录: {verdict}; {entries} entries checked: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        for r in rows:
-            if r["status"] == "ok":
-                continue
-            failing = failing or r["status"] in STRICT_FAILURES
-            num = f"{r['parent_number']}.{r['number']}" if r["level"] == "section" and r["parent_number"] else (r["number"] or "")
-            sim = f" (similarity {r['similarity']:.2f})" if r["similarity"] is not None else ""
-            pages = f" pages 目录 {r['toc_page']} / body {r['body_page']}" if r["status"] == "page_mismatch" else ""
-            out.append(f"  {r['status']:<15} {r['level']} {num}: 目录「{r['toc_title'] or '-'}」 body「{r['body_title'] or r['detail'] or '-'}」{sim}{pages}")
-    for unit, rows in checks_by_doc.items():  # issue-level rows
-        found = sum(1 for r in rows if r["status"] == "ok")
-        out.append(f"issue {unit}: {found} of {sum(1 for r in rows if r['status'] != 'extra')} listed documents found as listed")
-        for r in rows:
-            if r["status"] != "ok":
-                failing = failing or r["status"] in STRICT_FAILURES
-                out.append(f"  {r['status']:<15} {r['detail'] or ''} {r['toc_title'] or r['body_title'] or ''} (目录 p.{r['toc_page']}, body p.{r['body_page']})")
-    return "\n".join(out), failing

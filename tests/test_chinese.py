@@ -16,8 +16,8 @@ from pipeline.chinese import (
     is_han,
     iso_date,
     join_han,
+    parse_heading,
 )
-from pipeline.outline import parse_heading
 
 NUMERALS = {
     0: "零", 7: "七", 10: "十", 12: "十二", 20: "二十", 99: "九十九", 100: "一百", 105: "一百零五", 110: "一百一十",

@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from pipeline.chinese import cn_to_int, int_to_cn
+from pipeline.chinese import cn_to_int, int_to_cn, parse_heading
 from pipeline.clean import clean_pages, is_watermark, page_number_value
 from pipeline.extract.chars import Char, chars_to_lines
 from pipeline.extract.pdf import SPANNED
-from pipeline.issue import doc_number_alone, issue_id, parse_issue_toc, split_issue
+from pipeline.issue import doc_number_alone, issue_id, parse_issue_toc, parse_toc_blocks, split_issue
 from pipeline.layout import build_blocks
 from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
-from pipeline.outline import build_sections, parse_heading
+from pipeline.outline import build_sections
 from pipeline.settings import Settings, resolve
 from pipeline.tables import (
     Merged,
@@ -25,7 +25,7 @@ from pipeline.tables import (
     panel_width,
     to_table,
 )
-from pipeline.toc import check_document, numbering_checks, parse_toc_blocks
+from pipeline.toc import check_document, numbering_checks
 
 # --- helpers ---------------------------------------------------------------------------
 
