@@ -28,7 +28,7 @@ from pipeline.extract.html import _MAGIC as KNOWN_FORMATS
 from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
-from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
+from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult, Table
 from pipeline.outline import build_sections
 from pipeline.process import InputError, front_only, guarded, process_pdf, sniff
 from pipeline.rawstore import RawStore
@@ -255,14 +255,11 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
         doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
         published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
         categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
-        original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b) for b in ex.blocks],
+        original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b, ex.tables) for b in ex.blocks],
         tables=list(ex.tables), warnings=list(ex.warnings),
     )
     guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc)
-    doc.sections, table_sections = guarded("outline", source, doc.warnings, lambda: front_only(doc.blocks),
-                                           build_sections, doc.blocks)
-    for i, table in enumerate(doc.tables):
-        table.section_seq = table_sections.get(i)
+    doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(doc.blocks), build_sections, doc.blocks)
     doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
     result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
     for r in ex.removed:
@@ -284,8 +281,11 @@ def _gazette_fields(doc: Document) -> None:
     doc.signed_date, doc.publication = part.signed_date, part.publication
 
 
-def _html_block(block: Block) -> Block:
-    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart."""
+def _html_block(block: Block, tables: Sequence[Table]) -> Block:
+    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart. A
+    table's block carries its table."""
+    if block.kind is BlockKind.TABLE and block.table_index is not None:
+        return replace(block, table=tables[block.table_index])
     if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= 60:
         return replace(block, set_apart=True)
     return block

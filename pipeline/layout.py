@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pipeline.chinese import heading_rule, heading_start
-from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page
+from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page, Table
 
 # a page's last line that ends a sentence ends its paragraph; a colon does not (主要原因：
 # goes on with the reasons)
@@ -156,22 +156,21 @@ class _Shape:
 
 def build_blocks(
     pages: Sequence[Page],
-    table_anchors: dict[tuple[int, int], int] | None = None,
-    exclude: Sequence[tuple[int, BBox]] = (),
+    tables: Sequence[Table] = (),
     gutters: dict[int, tuple[float, float]] | None = None,
 ) -> list[Block]:
-    """Paragraph blocks from the body lines of ``pages``.
-
-    ``exclude``: (page_no, bbox) regions whose lines belong to tables. ``table_anchors``:
-    (page_no, index of the region in ``exclude``) -> table index; a TABLE block is placed
-    there, in reading order. ``gutters``: the column gutter of each page set in two
-    columns (``page_gutters``; worked out here when not given).
+    """Paragraph blocks from the body lines of ``pages``, and a TABLE block for each of
+    ``tables`` where it starts, in reading order; the lines inside a table's regions are
+    its cells, not text. ``gutters``: the column gutter of each page set in two columns
+    (``page_gutters``; worked out here when not given).
     """
-    anchors = table_anchors or {}
-    table_boxes: dict[int, list[tuple[BBox, int]]] = {}
-    for (page_no, region), table_index in anchors.items():
-        table_boxes.setdefault(page_no, []).append((exclude[region][1], table_index))
-    items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | table index)
+    exclude = [region for table in tables for region in table.regions]
+    table_boxes: dict[int, list[tuple[BBox, Table]]] = {}
+    for table in tables:
+        if table.regions:
+            page_no, box = table.regions[0]
+            table_boxes.setdefault(page_no, []).append((box, table))
+    items: list[tuple[int, tuple, object]] = []  # (page, reading-order key, Line | Table)
     columns: dict[int, str] = {}  # id(line) -> its column, on pages set in two columns
     if gutters is None:
         gutters = page_gutters(pages, {p.page_no: [ln for ln in p.lines if ln.layer is Layer.BODY
@@ -204,7 +203,7 @@ def build_blocks(
     for page_no, _, item in items:
         if not isinstance(item, Line):
             flush()
-            blocks.append(Block(BlockKind.TABLE, "", page_no, page_no, table_index=item))
+            blocks.append(Block(BlockKind.TABLE, "", page_no, item.page_end or page_no, table=item))
             continue
         if para and not shape.continues(para[-1], item):
             flush()
@@ -213,7 +212,7 @@ def build_blocks(
     return blocks
 
 
-def _page_items(page_no: int, body: list[Line], tables: list[tuple[BBox, int]],
+def _page_items(page_no: int, body: list[Line], tables: list[tuple[BBox, Table]],
                 columns: dict[int, str], gutter: tuple[float, float] | None) -> list[tuple[int, tuple, object]]:
     """One page's lines and table anchors with their reading-order keys: top to bottom, or
     column by column on a page set in two columns (whose lines are noted in ``columns``; a

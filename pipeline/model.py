@@ -26,7 +26,7 @@ class Layer(StrEnum):
 class BlockKind(StrEnum):
     PARAGRAPH = "paragraph"
     HEADING = "heading"  # a heading the *input* marks as one (<h2>, <strong>-only <p>)
-    TABLE = "table"  # placeholder for a table; ``table_index`` points into Document.tables
+    TABLE = "table"  # where a table stands in the text: the block carries the ``Table``
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +87,9 @@ class Block:
     page_end: int | None = None
     heading_level: int | None = None  # <h1>..<h6> => 1..6; <strong>-only paragraph => 7
     set_apart: bool = False  # PDF: the line stood alone (short, own line, gap/indent)
-    table_index: int | None = None
+    table_index: int | None = None  # HTML extraction: the table's index in its ``tables`` list
     n_lines: int = 1  # visual lines the paragraph was set in
+    table: Table | None = None  # a TABLE block's table (its caption, pages and section set later)
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ class Table:
     bbox: BBox | None = None  # on the first page
     kind: str = "ruled"  # ruled / borderless / html
     col_edges: tuple[float, ...] = ()
+    regions: list[tuple[int, BBox]] = field(default_factory=list)  # (page, bbox) of each printed part
 
     @property
     def n_rows(self) -> int:

@@ -20,7 +20,7 @@ heading), back_matter (after the document's 公开方式 line).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from pipeline.chinese import (
     GRAMMAR,
@@ -51,24 +51,22 @@ def heading_of(block: Block) -> Heading | None:
 def build_sections(
     blocks: Sequence[Block],
     back_matter: Sequence[Block] = (),
-    table_label: Callable[[int], str] = lambda i: f"[表 {i + 1}]",
-) -> tuple[list[Section], dict[int, int]]:
+) -> list[Section]:
     """Split blocks into a section tree.
 
     Section 0 (level ``front``) holds text before the first heading; every section's
     ``parent_seq`` points at the nearest higher-ranked one; ``back_matter`` blocks form a
-    last top-level section. A TABLE block leaves ``table_label(i)`` in the text. Returns
-    the sections and, per table index, the seq of the section it sits in.
+    last top-level section. A TABLE block leaves ``[表 N]`` in the text (its table's number
+    in the document) and its table learns the section it sits in.
     """
     sections = [Section(0, "front", None, "", "", None, "", "", None, None, 0)]
     stack: list[tuple[int, Section]] = []  # (rank, section)
     texts: dict[int, list[str]] = {0: []}
-    table_sections: dict[int, int] = {}
 
     def add_text(sec: Section, block: Block) -> None:
-        if block.kind is BlockKind.TABLE and block.table_index is not None:
-            table_sections[block.table_index] = sec.seq
-            texts[sec.seq].append(table_label(block.table_index))
+        if block.kind is BlockKind.TABLE and block.table is not None:
+            block.table.section_seq = sec.seq
+            texts[sec.seq].append(f"[表 {block.table.table_id.removeprefix('t')}]")
         else:
             texts[sec.seq].append(block.text)
         _extend(sec, block)
@@ -115,7 +113,7 @@ def build_sections(
             add_text(sec, block)
     for sec in sections:
         sec.text = "\n".join(t for t in texts.get(sec.seq, []) if t)
-    return sections, table_sections
+    return sections
 
 
 _ITEM_LEVELS = frozenset({"item", "subitem", "point", "subpoint"})

@@ -22,7 +22,7 @@ from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Sec
 from pipeline.outline import build_sections, heading_of
 from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
-from pipeline.tables import caption_for, merge_across_pages, to_table
+from pipeline.tables import caption_tables, find_tables
 from pipeline.toc import check_document, check_issue
 
 T = TypeVar("T")
@@ -102,10 +102,8 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     notes: list[str] = []  # stages that failed for the whole input: every document says so
     pages = guarded("clean", source, notes, lambda: pages, clean_pages, pages, settings)
     gutters = guarded("columns", source, notes, dict, page_gutters, pages)  # pages set in two columns
-    merged, regions = guarded("tables", source, notes, lambda: ([], []), merge_across_pages, pages, settings, gutters)
-    anchors = {(m.pieces[0].page_no, m.pieces[0].region): i for i, m in enumerate(merged)}
-    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, anchors, regions,
-                     gutters)
+    tables = guarded("tables", source, notes, list, find_tables, pages, settings, gutters)
+    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, tables, gutters)
     parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [DocPart(list(blocks))], []),
                     split_issue, blocks)
     unit_id = parts.unit_id(raw_sha256)
@@ -113,7 +111,7 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     kind = "gazette_pdf" if parts.issue or any(p.doc_number for p in parts.documents) else "pdf"
     result = SourceResult(source, raw_sha256, unit_id, kind, n_pages=len(pages))
     for n, part in enumerate(parts.documents, start=1):
-        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, merged, offset)
+        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, offset)
         if doc.title is None:
             doc.title = _title_block(part.blocks) or _largest_text(pages, doc.page_start)
         result.documents.append(doc)
@@ -154,19 +152,17 @@ def line_blocks(pages: Sequence[Page]) -> list[Block]:
             for page in pages for ln in page.lines if ln.layer is Layer.BODY and ln.text.strip()]
 
 
-def front_only(blocks: Sequence[Block]) -> tuple[list[Section], dict[int, int]]:
+def front_only(blocks: Sequence[Block]) -> list[Section]:
     """All text in one front section: the sections when the outline stage failed."""
     text = "\n".join(b.text for b in blocks if b.text)
     pages = [b.page_start for b in blocks if b.page_start is not None]
-    return [Section(0, "front", None, "", "", None, "", text, min(pages, default=None), max(pages, default=None))], {}
+    return [Section(0, "front", None, "", "", None, "", text, min(pages, default=None), max(pages, default=None))]
 
 
-def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, merged, offset) -> Document:
-    all_blocks = part.blocks + part.back_matter
-    pages = [b.page_start for b in all_blocks if b.page_start] + [b.page_end for b in all_blocks if b.page_end]
-    # a table's block stands on its first page; the document runs to the table's last page
-    pages += [merged[b.table_index].pieces[-1].page_no for b in all_blocks
-              if b.kind is BlockKind.TABLE and b.table_index is not None]
+def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, offset) -> Document:
+    blocks = part.blocks + part.back_matter
+    # a table's block runs from the table's first page to its last
+    pages = [b.page_start for b in blocks if b.page_start] + [b.page_end for b in blocks if b.page_end]
     doc = Document(
         doc_id=doc_id, kind=kind, source=source, raw_sha256=sha, title=part.title, issue=issue,
         doc_number=part.doc_number, issuer=part.issuer, signed_date=part.signed_date, publication=part.publication,
@@ -175,25 +171,13 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
     )
     if doc.page_start is not None and offset is not None:
         doc.printed_page_start = doc.page_start + offset
-    # renumber this document's tables t1, t2, ... in reading order
-    local: dict[int, int] = {}
-    renumbered: list[Block] = []
-    for b in part.blocks + part.back_matter:
-        if b.kind is BlockKind.TABLE and b.table_index is not None:
-            local.setdefault(b.table_index, len(local))
-            b = Block(BlockKind.TABLE, "", b.page_start, b.page_end, table_index=local[b.table_index])
-        renumbered.append(b)
-    body, back = renumbered[: len(part.blocks)], renumbered[len(part.blocks) :]
-    doc.blocks = renumbered
-    doc.sections, table_sections = guarded("outline", source, doc.warnings, lambda: front_only(renumbered),
-                                           build_sections, body, back)
-    for source_index, i in sorted(local.items(), key=lambda kv: kv[1]):
-        table = to_table(merged[source_index], f"t{i + 1}")
-        at = next(k for k, b in enumerate(renumbered) if b.kind is BlockKind.TABLE and b.table_index == i)
-        table.caption, table.label = guarded("captions", source, doc.warnings, lambda: (None, None),
-                                             caption_for, renumbered, at)
-        table.section_seq = table_sections.get(i)
-        doc.tables.append(table)
+    doc.blocks = blocks
+    doc.tables = [b.table for b in blocks if b.table is not None]
+    for n, table in enumerate(doc.tables, start=1):  # t1, t2, ... in the document's reading order
+        table.table_id = f"t{n}"
+    doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks),
+                           build_sections, part.blocks, part.back_matter)
+    guarded("captions", source, doc.warnings, lambda: None, caption_tables, blocks)
     doc.toc_checks = guarded("toc", source, doc.warnings, list, check_document, doc, offset)
     return doc
 

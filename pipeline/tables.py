@@ -441,7 +441,24 @@ def to_table(m: Merged, table_id: str) -> Table:
         bbox=first.bbox,
         kind="ruled" if first.ruled else "borderless",
         col_edges=edges,
+        regions=[(piece.page_no, piece.bbox) for piece in m.pieces],
     )
+
+
+def find_tables(pages: Sequence[Page], settings: Settings,
+                gutters: dict[int, tuple[float, float]] | None = None) -> list[Table]:
+    """Every printed table of a source, merged across page breaks and columns, in reading
+    order; each knows the page regions it covers (``Table.regions``). Ids, captions and
+    sections are given once the text around them is laid out."""
+    merged, _ = merge_across_pages(pages, settings, gutters)
+    return [to_table(m, "") for m in merged]
+
+
+def caption_tables(blocks: Sequence[Block]) -> None:
+    """Give each table of ``blocks`` its printed caption and 附件 label (``caption_for``)."""
+    for at, block in enumerate(blocks):
+        if block.table is not None:
+            block.table.caption, block.table.label = caption_for(blocks, at)
 
 
 # lines between a table's title and its grid: its unit (单位：万元) and who compiled it

@@ -71,7 +71,7 @@ def _paragraphs(*texts: str) -> list[Block]:
 
 def test_a_run_in_heading_keeps_the_word_that_wrapped():
     """…行政单位离退休 / （项）。主要用于：…: the title is the whole of it."""
-    sections, _ = build_sections(_paragraphs(
+    sections = build_sections(_paragraphs(
         "5、社会保障和就业支出（类）行政事业单位养老支出（款）行政单位离退休",
         "（项）。主要用于：退休人员经费支出。年初预算为85.55万元，支出决算为84.65万元。",
     ))
@@ -82,14 +82,14 @@ def test_a_run_in_heading_keeps_the_word_that_wrapped():
 
 
 def test_a_short_standalone_title_keeps_its_own_paragraph():
-    sections, _ = build_sections(_paragraphs("（一）指导思想", "坚持。以人民为中心的发展思想，推动高质量发展。"))
+    sections = build_sections(_paragraphs("（一）指导思想", "坚持。以人民为中心的发展思想，推动高质量发展。"))
     assert [(s.level, s.title, s.text) for s in sections[1:]] == [
         ("subitem", "指导思想", "坚持。以人民为中心的发展思想，推动高质量发展。")]
 
 
 def test_a_regulation_quoted_under_an_item_stays_inside_it():
     """一、 quoting 第一条…第三条 with its （一）…: 二、 is 一、's sibling, not 第三条's child."""
-    sections, _ = build_sections(_paragraphs(
+    sections = build_sections(_paragraphs(
         "第一部分 概况", "一、主要职能", "第一条 根据机构改革方案，制定本规定。", "第二条 本局是区政府工作部门。",
         "第三条 本局的主要职责是：", "（一）贯彻执行财政工作的法律法规。", "（二）完成交办的其他任务。",
         "二、部门决算单位构成", "（一）本级决算。",
@@ -102,7 +102,7 @@ def test_a_regulation_quoted_under_an_item_stays_inside_it():
 
 
 def test_in_a_law_the_next_article_still_closes_its_items():
-    sections, _ = build_sections(_paragraphs(
+    sections = build_sections(_paragraphs(
         "第一章 总则", "第一条 为了规范管理，制定本办法。", "第二条 下列事项适用本办法：", "（一）预算管理；",
         "（二）资金使用。", "第三条 本办法自公布之日起施行。",
     ))

@@ -12,7 +12,7 @@ from pipeline.extract.chars import Char, chars_to_lines
 from pipeline.extract.pdf import SPANNED
 from pipeline.issue import doc_number_alone, issue_id, parse_issue_toc, parse_toc_blocks, split_issue
 from pipeline.layout import build_blocks
-from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable
+from pipeline.model import Block, BlockKind, Layer, Line, Page, PageTable, Table
 from pipeline.outline import build_sections
 from pipeline.settings import Settings, resolve
 from pipeline.tables import (
@@ -189,13 +189,14 @@ def test_chapter_heading_needs_to_stand_alone():
 def test_section_tree_parents_paths_and_table_placeholder():
     blocks = [Block(BlockKind.PARAGRAPH, t, 1, 1, set_apart=len(t) < 20) for t in
               ["前言正文。", "第一章 发展基础", "第一节 成就", "一、综合实力", "正文一。", "第二章 总体要求", "正文二。"]]
-    blocks.insert(5, Block(BlockKind.TABLE, "", 1, 1, table_index=0))
-    sections, table_sections = build_sections(blocks)
+    table = Table("t1", ["年份", "金额"], [["2021", "1"]])
+    blocks.insert(5, Block(BlockKind.TABLE, "", 1, 1, table=table))
+    sections = build_sections(blocks)
     got = [(s.seq, s.level, s.parent_seq, s.path) for s in sections]
     assert got == [(0, "front", None, ""), (1, "chapter", None, "第一章"), (2, "section", 1, "第一章/第一节"),
                    (3, "item", 2, "第一章/第一节/一"), (4, "chapter", None, "第二章")]
     assert sections[3].text == "正文一。\n[表 1]"
-    assert table_sections == {0: 3}
+    assert table.section_seq == 3
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -441,7 +442,7 @@ def _doc_with(toc_texts: list[str], body_texts: list[str]):
     blocks = _blocks(["目 录", *toc_texts, *body_texts])
     entries, end = parse_toc_blocks(blocks, 0)
     doc = Document("d", "pdf", "s", "x", toc=entries)
-    doc.sections, _ = build_sections(blocks[end:])
+    doc.sections = build_sections(blocks[end:])
     return doc, end
 
 
@@ -462,7 +463,7 @@ def test_a_code_with_parts_and_subparts_checks_clean():
 
 
 def test_chapter_numbering_may_run_on_across_parts_but_a_real_gap_is_found():
-    sections, _ = build_sections(_blocks(["第一编 总则", "第一章 甲", "第二章 乙", "第二编 分则", "第三章 丙", "第五章 戊"]))
+    sections = build_sections(_blocks(["第一编 总则", "第一章 甲", "第二章 乙", "第二编 分则", "第三章 丙", "第五章 戊"]))
     found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
     assert found == {("gap", "chapter", 5)}
 
@@ -489,14 +490,14 @@ def test_toc_page_references_and_wrapped_entries():
 
 
 def test_numbering_gaps_and_duplicates_without_toc():
-    sections, _ = build_sections(_blocks(["第一章 甲", "第三章 丙", "第三章 丙二", "第一条 正文内容。", "第三条 正文内容。"]))
+    sections = build_sections(_blocks(["第一章 甲", "第三章 丙", "第三章 丙二", "第一条 正文内容。", "第三条 正文内容。"]))
     found = {(c.status, c.level, c.number) for c in numbering_checks(sections)}
     assert {("gap", "chapter", 3), ("duplicate", "chapter", 3), ("gap", "article", 3)} <= found
 
 
 def test_the_next_item_glued_to_a_paragraph_starts_its_own_section():
     """A lost line break: ``…规则。（八）负责…`` holds (八) after (七); a reference does not split."""
-    sections, _ = build_sections(_blocks([
+    sections = build_sections(_blocks([
         "一、主要职能",
         "（七）负责会计管理工作，组织实施各项会计准则。（八）负责非税收入管理，按照分工管理收费。",
         "（九）拟订国库管理制度，详见第（十一）项和（十）的规定。第十条另有规定的除外。",
@@ -520,7 +521,7 @@ def test_int_to_cn_round_trips(n, cn):
 
 
 def test_bare_chapter_number_takes_the_title_line_below():
-    sections, _ = build_sections(_blocks(["第一章", "总 则", "第一条 为了规范管理，制定本办法。", "第二章", "附 则"]))
+    sections = build_sections(_blocks(["第一章", "总 则", "第一条 为了规范管理，制定本办法。", "第二章", "附 则"]))
     got = [(s.level, s.number, s.heading, s.title) for s in sections[1:]]
     assert got == [("chapter", 1, "第一章 总 则", "总则"), ("article", 1, "第一条", ""), ("chapter", 2, "第二章 附 则", "附则")]
 
