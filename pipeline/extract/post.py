@@ -35,12 +35,11 @@ from pipeline.extract.html import (
     TZ_ASSUMED_WARNING,
     HtmlExtraction,
     HtmlInputError,
-    _check_binary,
-    _check_bytes,
     clean_text,
     extract_fragment,
     parse_datetime,
 )
+from pipeline.extract.html.guard import check_binary, check_bytes
 from pipeline.model import Block, BlockKind, Removed
 
 __all__ = ["extract_post", "split_front_matter", "markdown_to_html"]
@@ -192,9 +191,9 @@ def extract_post(data: bytes, *, source: str) -> HtmlExtraction:
 
 
 def _extract_post(data: bytes, source: str) -> HtmlExtraction:
-    _check_bytes(data)
+    check_bytes(data)
     text, codec, note = decode_html(data)
-    _check_binary(text)
+    check_binary(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     fm, body, warnings = split_front_matter(text)
     if note:
