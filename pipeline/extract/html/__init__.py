@@ -245,4 +245,3 @@ def _no_article(source: str, warnings: list[str]) -> tuple[str, str]:
     if why:
         return f"no article text found in {source}: {why}", "too_complex"
     return f"no article text found in {source} (only navigation, links or boilerplate)", "no_article"
-

@@ -272,7 +272,9 @@ def classify_page(
 
     def outside(k: int) -> None:
         seg = segs[k]
-        record_seg(removed, seg, _outside_reason(k, seg, seg.hint_believed(valid), title_key, window, printed))
+        record_seg(
+            removed, seg, _outside_reason(k, seg, seg.hint_believed(valid), title_key, window, printed)
+        )
 
     for k in range(start):
         outside(k)
@@ -322,7 +324,9 @@ def drop_summary_duplicate(blocks: list[Block], removed: list[Removed]) -> list[
     return blocks
 
 
-def title_block(blocks: list[Block], title: str | None, removed: list[Removed]) -> tuple[list[Block], str | None]:
+def title_block(
+    blocks: list[Block], title: str | None, removed: list[Removed]
+) -> tuple[list[Block], str | None]:
     """Drop a copy of the title at the top of the body; when the body's copy differs only by whitespace
     (``2007　年末`` in <title> vs ``2007年末`` in the text), the body's version becomes the title."""
     if not title:

@@ -69,7 +69,9 @@ _DT_RE = re.compile(
 _TZ_NEAR_RE = re.compile(r"(?:GMT|UTC)\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?")
 _TZ_OFFSET_RE = re.compile(r"(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?$")
 # a date as printed, for cutting it out of a line: ``2019-09-26 10:56:28``, ``2022年05月26日 14:18``
-_DATE_TEXT_RE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
+_DATE_TEXT_RE = re.compile(
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+)
 _DATE_LINE_SPLIT_RE = re.compile(r"[\s|｜/·]+")
 _NAME_TRIM = " ：:，,。"
 _KEYWORD_SPLIT_RE = re.compile(r"[,，;；|｜、]\s*")
@@ -78,9 +80,7 @@ _SOURCE_EL_XPATH = lxml.etree.XPath(
     f".//*[contains(@class,'{SOURCE_CLASS_WORD}') or contains(@id,'{SOURCE_CLASS_WORD}')]"
 )
 _CRUMB_XPATH = lxml.etree.XPath(
-    ".//*["
-    + " or ".join(f"contains(@class,'{w}') or contains(@id,'{w}')" for w in CRUMB_CLASS_WORDS)
-    + "]"
+    ".//*[" + " or ".join(f"contains(@class,'{w}') or contains(@id,'{w}')" for w in CRUMB_CLASS_WORDS) + "]"
 )
 
 DatedValue = tuple[datetime, bool, bool]  # (datetime, has_time, has_tz)
@@ -197,7 +197,11 @@ def strip_site_suffix(title: str) -> str:
         if not front.strip():
             t = tail
             continue
-        if len(tail) <= SITE_SUFFIX_SHORT_CHARS or SITE_WORD_RE.search(tail) and len(tail) <= SITE_NAME_MAX_CHARS:
+        if (
+            len(tail) <= SITE_SUFFIX_SHORT_CHARS
+            or SITE_WORD_RE.search(tail)
+            and len(tail) <= SITE_NAME_MAX_CHARS
+        ):
             t = front
         else:
             break
@@ -206,7 +210,9 @@ def strip_site_suffix(title: str) -> str:
 
 def _site_names(head: Head) -> set[str]:
     """Keys of the site's own names: og:site_name, application-name, the last <title> segment."""
-    site_names = {norm_key(v) for v in (head.meta(META_SITE_NAME_KEY), head.meta(META_APPLICATION_NAME_KEY)) if v}
+    site_names = {
+        norm_key(v) for v in (head.meta(META_SITE_NAME_KEY), head.meta(META_APPLICATION_NAME_KEY)) if v
+    }
     raw = head.title or ""
     if raw:
         parts = TITLE_SEP_RE.split(raw)
@@ -271,7 +277,9 @@ def _meta_datetime(head: Head) -> DatedValue | None:
     return None
 
 
-def choose_published(head: Head, printed: Printed, time_els: list[str], warnings: list[str]) -> datetime | None:
+def choose_published(
+    head: Head, printed: Printed, time_els: list[str], warnings: list[str]
+) -> datetime | None:
     """The publish time: meta with time > printed with time > <time> with time > the same without a time;
     +08:00 assumed (with a warning) when none of them gives a zone."""
     meta = _meta_datetime(head)

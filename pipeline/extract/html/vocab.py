@@ -59,7 +59,12 @@ HINT_WORDS: dict[str, str] = {
 }
 
 # HTML5 elements that are furniture by their tag alone (any page).
-TAG_HINTS: dict[str, str] = {"nav": "navigation", "footer": "footer", "aside": "sidebar", "menu": "navigation"}
+TAG_HINTS: dict[str, str] = {
+    "nav": "navigation",
+    "footer": "footer",
+    "aside": "sidebar",
+    "menu": "navigation",
+}
 
 # Class names that CSS frameworks use to hide an element (gov_npc: hide; 163: hidden; Bootstrap: sr-only).
 HIDDEN_CLASS_RE = re.compile(r"(?<![\w-])(?:hidden|hide|sr-only|visually-hidden)(?![\w-])", re.I)
@@ -186,7 +191,7 @@ TABLE_CAPTION_ENDINGS = (":", "：")
 TITLE_SEP_RE = re.compile(r"\s*(?:__?|--|——|\s[-–—|｜·]\s|[|｜]|-)\s*")
 # A <title> segment with one of these words is a site or channel name (gov_npc:
 # ``…__2007年第23号国务院公报_中国政府网``; the big portals by their domain names: sina, sohu, 163, qq).
-SITE_WORD_RE = re.compile(r"网|频道|站|报|新闻|财经|官网|政府|在线|中心|\.com|\.cn|sina|sohu|163|qq", re.I)
+SITE_WORD_RE = re.compile(r"网|频道|站|报|新闻|财经|政府|在线|中心|\.com|\.cn|sina|sohu|163|qq", re.I)
 
 # ================================================================================ source element, breadcrumb
 

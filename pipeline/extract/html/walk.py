@@ -343,7 +343,9 @@ class Walker:
         text = " ".join(c for row in grid for c in row if c)
         n_link = sum(char_count(text_of(a)) for a in el.iter("a"))
         hint, hint_el = self.hints[-1]
-        seg = Seg(text, el, "table", char_count(text), n_link, 0, False, [], hint, hint_el, len(self.tables) - 1)
+        seg = Seg(
+            text, el, "table", char_count(text), n_link, 0, False, [], hint, hint_el, len(self.tables) - 1
+        )
         self.segs.append(seg)
         return True
 
