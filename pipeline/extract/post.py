@@ -13,7 +13,7 @@ footer. The chain:
    repeat it (otherwise ``removed`` as ``summary_duplicate``).
 4. ``markdown_to_html``    the kramdown subset the posts use: blank-line separated blocks, raw HTML blocks
    passed through, others become ``<p>`` with ``[text](url)`` / ``<url>`` links.
-5. ``extract_fragment``    (html.py) the same line classification as for web pages: hidden paragraphs, stock
+5. ``extract_fragment``    (html/) the same line classification as for web pages: hidden paragraphs, stock
    charts, the ``（文章来源：…）`` source line (→ ``source_name``, ``removed`` as ``source_line``), images with
    their centred captions, ``<strong>``-only headings.
 

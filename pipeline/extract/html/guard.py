@@ -15,7 +15,7 @@ MAGIC_PREFIX_BYTES = 16  # the longest magic number below is 8 bytes; bzip2's ch
 # The binary and markup checks read this many characters: enough for any page's <head>, cheap on a huge one.
 TEXT_SAMPLE_CHARS = 20_000
 # Binary garbage: more than 2 % control/invalid characters in the sample, and more than 8 (a page may carry
-# a few stray control characters that _parse removes).
+# a few stray control characters that tree.parse removes).
 JUNK_MIN_CHARS = 8
 JUNK_MAX_SHARE = 0.02
 MARKUP_SCAN_CHARS = 200_000  # a page with no HTML tag in its first 200,000 characters is not HTML
