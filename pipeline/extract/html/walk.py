@@ -64,6 +64,8 @@ PROSE_CELL_CHARS = 400  # a cell this long holds prose: the table is layout
 TABLE_MAX_LINK_SHARE = 0.5  # more of the text in links than this: a link grid (navigation)
 
 # one alternation of every class/id vocabulary entry: most elements are rejected by one search
+# tags that ``Walker._leaf`` handles without walking into them (a table only when it holds data)
+_LEAF_TAGS = HEAD_ONLY_TAGS | {"br", "img", "hr", "table"}
 _HINTABLE_RE = re.compile(
     "|".join(k for k, _ in HINT_SUBSTRINGS) + "|" + "|".join(rf"(?<![a-z]){w}(?![a-z])" for w in HINT_WORDS)
 )
@@ -133,17 +135,9 @@ class Seg:
         return self.hint_el is not None and id(self.hint_el) in valid
 
 
-@dataclass(slots=True)
-class _Open:
-    """What entering an element changed in the walker, for leaving it."""
-
-    block: bool
-    hint: bool
-    centered: bool
-    link: bool
-    bold: bool
-    soft: bool  # a soft-break inline element (not a block)
-    saved_soft: int
+# What entering an element changed in the walker, for leaving it: (block, hinted, centred, link, bold, soft,
+# saved soft depth). A plain tuple: the walker makes one per element, and a dataclass costs 20 % of the walk.
+_Opened = tuple[bool, bool, bool, bool, bool, bool, int]
 
 
 class Walker:
@@ -225,7 +219,9 @@ class Walker:
     # -- tree
     def walk(self, el, depth: int = 0) -> None:
         """Walk ``el`` and its subtree, then its tail (one Python frame per tree level)."""
-        if not self._leaf(el, depth):
+        tag = el.tag
+        plain = isinstance(tag, str) and tag not in _LEAF_TAGS and depth <= MAX_WALK_DEPTH  # most elements
+        if plain or not self._leaf(el, depth):
             opened = self._enter(el)
             self.text(el.text)
             for child in el:
@@ -256,7 +252,7 @@ class Walker:
             return True
         return tag == "table" and self.table(el)
 
-    def _enter(self, el) -> _Open:
+    def _enter(self, el) -> _Opened:
         tag = el.tag
         block = tag in BLOCK_TAGS
         hint = hint_of(el, tag) if block else None
@@ -267,15 +263,9 @@ class Walker:
             or (style is not None and "center" in style)
             or (align is not None and align.lower() == "center")
         )
-        opened = _Open(
-            block=block,
-            hint=bool(hint),
-            centered=centered,
-            link=tag == "a" and el.get("href") is not None,
-            bold=tag in BOLD_TAGS or tag in HEADING_LEVEL,
-            soft=tag in SOFT_BREAK_TAGS and not block,
-            saved_soft=0,
-        )
+        link = tag == "a" and el.get("href") is not None
+        bold = tag in BOLD_TAGS or tag in HEADING_LEVEL
+        soft = tag in SOFT_BREAK_TAGS and not block
         if block:
             self.flush()
             self.owners.append(el)
@@ -283,33 +273,34 @@ class Walker:
             self.hints.append((hint, el))
         if centered:
             self.center_depth += 1
-        if opened.link:
+        if link:
             self.link_depth += 1
             self.links.append(el)
-        if opened.bold:
+        if bold:
             self.bold_depth += 1
-        if opened.soft:
+        if soft:
             self.soft_depth += 1
-        opened.saved_soft = self.soft_depth
+        saved_soft = self.soft_depth
         if block:
             self.soft_depth = 0  # a <br> directly in a block splits it, even inside an outer <strong>
-        return opened
+        return block, bool(hint), centered, link, bold, soft, saved_soft
 
-    def _leave(self, opened: _Open) -> None:
-        if opened.block:
-            self.soft_depth = opened.saved_soft
-        if opened.link:
+    def _leave(self, opened: _Opened) -> None:
+        block, hinted, centered, link, bold, soft, saved_soft = opened
+        if block:
+            self.soft_depth = saved_soft
+        if link:
             self.link_depth -= 1
-        if opened.bold:
+        if bold:
             self.bold_depth -= 1
-        if opened.soft:
+        if soft:
             self.soft_depth -= 1
-        if opened.centered:
+        if centered:
             self.center_depth -= 1
-        if opened.block:
+        if block:
             self.flush()
             self.owners.pop()
-        if opened.hint:
+        if hinted:
             self.hints.pop()
 
     def image(self, el) -> None:
