@@ -16,7 +16,7 @@ footer. The chain:
    repeat it (otherwise ``removed`` as ``summary_duplicate``).
 4. ``markdown_to_html``    the kramdown subset the posts use: blank-line separated blocks, raw HTML blocks
    passed through, others become ``<p>`` with ``[text](url)`` / ``<url>`` links.
-5. ``extract_fragment``    (html.py) the same line classification as for web pages: hidden paragraphs, stock
+5. ``extract_fragment``    (html/) the same line classification as for web pages: hidden paragraphs, stock
    charts, the ``（文章来源：…）`` source line (→ ``source_name``, ``removed`` as ``source_line``), images with
    their centred captions, ``<strong>``-only headings.
 
@@ -38,12 +38,11 @@ from pipeline.extract.html import (
     TZ_ASSUMED_WARNING,
     HtmlExtraction,
     HtmlInputError,
-    _check_binary,
-    _check_bytes,
     clean_text,
     extract_fragment,
     parse_datetime,
 )
+from pipeline.extract.html.guard import check_binary, check_bytes
 from pipeline.model import Block, BlockKind, Removed
 
 __all__ = ["extract_post", "split_front_matter", "markdown_to_html"]
@@ -227,9 +226,9 @@ def extract_post(data: bytes, *, source: str) -> HtmlExtraction:
 
 
 def _extract_post(data: bytes, source: str) -> HtmlExtraction:
-    _check_bytes(data)
+    check_bytes(data)
     text, codec, note = decode_html(data)
-    _check_binary(text)
+    check_binary(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     fm, body, warnings = split_front_matter(text)
     if note:
