@@ -15,16 +15,16 @@ as one ``Refusal`` per page and cause, with a count and a few examples, not one 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import lxml.html
-from lxml import etree
+from bs4 import BeautifulSoup
+from bs4.element import Tag
 
+from pipeline.chinese import NUM, cn_to_int
 from pipeline.extract.encoding import decode_html as _decode
 from pipeline.fetch import Fetcher, FetchResult
 from pipeline.settings import MAX_LISTING_PAGES
@@ -43,14 +43,8 @@ LINKS_BEYOND_CAP = "#links-beyond-cap"
 ITEMS_BEYOND_CAP = "#items-beyond-cap"
 
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "about:", "vbscript:")
-_CN_DIGITS = {
-    char: value
-    for value, chars in enumerate(("〇零", "一", "二两", "三", "四", "五", "六", "七", "八", "九"))
-    for char in chars
-}
-_NUM = r"[0-9一二两三四五六七八九十百〇零]+"
-_ISSUE_WITH_YEAR = re.compile(rf"(?<!\d)(\d{{4}})\s*(?:年度?\s*第?|第)\s*({_NUM})\s*期")
-_ISSUE_WORD = re.compile(rf"第\s*{_NUM}\s*期")
+_ISSUE_WITH_YEAR = re.compile(rf"(?<!\d)(\d{{4}})\s*(?:年度?\s*第?|第)\s*({NUM})\s*期")
+_ISSUE_WORD = re.compile(rf"第\s*{NUM}\s*期")
 # link texts that always mean "another page of this list"
 _PAGER_WORDS = {
     "下一页", "下页", "后页", "后一页", "上一页", "上页", "前页", "尾页", "末页", "最后一页",
@@ -63,8 +57,6 @@ _INDEX_FILE = re.compile(r"^(?:index|default)\.s?html?$", re.IGNORECASE)
 _PAGER_QUERY = re.compile(r"(?:^|&)(?:page|pageno|pagenum|pageindex|curpage|p)=\d+", re.IGNORECASE)
 _CREATE_PAGE = re.compile(r"createPageHTML\(\s*(\d+)\s*,\s*(\d+)\s*,\s*[\"'](\w+)[\"']\s*,\s*[\"'](\w+)[\"']")
 _GENERIC_TEXT = {"下载", "点击下载", "pdf", "pdf下载", "下载pdf", "查看", "详情", "全文", "阅读全文"}
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-_END_TAGS = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,30 +148,12 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _cn_number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token)
-    total, current = 0, 0
-    for char in token:
-        if char in _CN_DIGITS:
-            current = _CN_DIGITS[char]
-        elif char == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif char == "百":
-            total += (current or 1) * 100
-            current = 0
-        else:
-            return None
-    return total + current or None
-
-
 def issue_hint(text: str) -> str | None:
     """``2021年第29期`` -> ``2021-29`` (also 2021年29期, 2021第二十九期); None without a year."""
     match = _ISSUE_WITH_YEAR.search(text or "")
     if not match:
         return None
-    number = _cn_number(match.group(2))
+    number = cn_to_int(match.group(2))
     return f"{match.group(1)}-{number}" if number else None
 
 
@@ -201,44 +175,36 @@ def parse_listing(html: bytes | str, base_url: str, content_type: str | None = N
     links are resolved (honouring <base href>), fragments dropped, duplicates merged.
     Only the first ``max_links`` links are read; the rest are counted (``links_not_read``).
     """
-    root = _parse_html(html, content_type)
-    if root is None:
+    text = decode_html(html, content_type) if isinstance(html, bytes) else html
+    if not text.strip():
         return Listing()
+    # beautifulsoup4 with Python's own parser: a listing is a few KB and is fetched over the
+    # network, so its parse time does not matter, and it reads a page as a browser does (what
+    # follows </html>, an XML declaration) where libxml2 needs work-arounds (README: Design)
+    root = BeautifulSoup(text, "html.parser")
     base = _base_href(root, base_url)
     items: dict[str, ListingItem] = {}
     pages: dict[str, None] = {}
-    links = root.iter("a", "link")
-    for link in itertools.islice(links, max_links):
+    links = root.find_all(["a", "link"])
+    for link in links[:max_links]:
         url = _resolve(link.get("href"), base)
         if url is None:
             continue
-        text = _clean(link.text_content()) if link.tag == "a" else ""
+        text = _clean(link.get_text()) if link.name == "a" else ""
         if _is_pager(link, text, url, base):
             pages[url] = None
-        elif link.tag == "a":
+        elif link.name == "a":
             item = _as_item(link, text, url, base_url)
             if item is not None:
                 items[url] = _better(items.get(url), item)
     for url in _script_pages(root, base):
         pages[url] = None
     pages.pop(urldefrag(base_url)[0], None)
-    return Listing(items=list(items.values()), next_pages=list(pages), links_not_read=sum(1 for _ in links))
+    return Listing(items=list(items.values()), next_pages=list(pages), links_not_read=max(0, len(links) - max_links))
 
 
-def _parse_html(html: bytes | str, content_type: str | None) -> etree._Element | None:
-    text = decode_html(html, content_type) if isinstance(html, bytes) else html
-    text = _XML_DECL.sub("", text, count=1)  # lxml refuses str input with an encoding declaration
-    text = _END_TAGS.sub("", text)  # libxml2 drops what follows </html>; browsers (and CMSs) do not
-    if not text.strip():
-        return None
-    try:
-        return lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
-        return None
-
-
-def _base_href(root: etree._Element, base_url: str) -> str:
-    for base in root.iter("base"):
+def _base_href(root: BeautifulSoup, base_url: str) -> str:
+    for base in root.find_all("base"):
         href = base.get("href")
         if href and href.strip():
             return urljoin(base_url, href.strip())
@@ -257,10 +223,11 @@ def _resolve(href: str | None, base: str) -> str | None:
         return None
 
 
-def _is_pager(link: etree._Element, text: str, url: str, base: str) -> bool:
-    if "next" in (link.get("rel") or "").lower().split():
+def _is_pager(link: Tag, text: str, url: str, base: str) -> bool:
+    rel = link.get("rel") or []  # a list: rel is a multi-valued attribute
+    if "next" in [r.lower() for r in ([rel] if isinstance(rel, str) else rel)]:
         return True
-    if link.tag != "a":
+    if link.name != "a":
         return False
     word = text.lower().replace(" ", "")
     if word in _PAGER_WORDS or word.startswith("下一页"):
@@ -283,7 +250,7 @@ def _looks_like_page_url(url: str, base: str) -> bool:
     )
 
 
-def _as_item(link: etree._Element, text: str, url: str, found_on: str) -> ListingItem | None:
+def _as_item(link: Tag, text: str, url: str, found_on: str) -> ListingItem | None:
     title_attr = _clean(link.get("title"))
     title = title_attr if title_attr and (not text or text.endswith(("...", "…"))) else text
     label = f"{text} {title_attr}"
@@ -298,12 +265,12 @@ def _as_item(link: etree._Element, text: str, url: str, found_on: str) -> Listin
     return ListingItem(url=url, title=title, issue_hint=hint, found_on=found_on)
 
 
-def _context_text(link: etree._Element) -> str:
-    for parent in link.iterancestors("li", "tr", "dd", "p"):
-        text = _clean(parent.text_content())
-        own = _clean(link.text_content())
-        return _clean(text.replace(own, " ")) if own else text
-    return ""
+def _context_text(link: Tag) -> str:
+    parent = link.find_parent(["li", "tr", "dd", "p"])
+    if parent is None:
+        return ""
+    text, own = _clean(parent.get_text()), _clean(link.get_text())
+    return _clean(text.replace(own, " ")) if own else text
 
 
 def _better(old: ListingItem | None, new: ListingItem) -> ListingItem:
@@ -315,12 +282,12 @@ def _better(old: ListingItem | None, new: ListingItem) -> ListingItem:
     return old
 
 
-def _script_pages(root: etree._Element, base: str) -> list[str]:
+def _script_pages(root: BeautifulSoup, base: str) -> list[str]:
     """Pages named by ``createPageHTML(count, current, "index", "html")``: index.html,
     index_1.html ... index_{count-1}.html."""
     pages = []
-    for script in root.iter("script"):
-        for match in _CREATE_PAGE.finditer(script.text or ""):
+    for script in root.find_all("script"):
+        for match in _CREATE_PAGE.finditer(script.get_text()):
             count, prefix, suffix = int(match.group(1)), match.group(3), match.group(4)
             for n in range(min(count, MAX_LISTING_PAGES)):
                 name = f"{prefix}.{suffix}" if n == 0 else f"{prefix}_{n}.{suffix}"

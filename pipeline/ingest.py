@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline import faults
-from pipeline.extract.html import _MAGIC as KNOWN_FORMATS
 from pipeline.extract.html import HtmlInputError, extract_html
+from pipeline.extract.html.guard import KNOWN_FORMATS
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult, Table

@@ -22,7 +22,7 @@ MARKUP_SCAN_CHARS = 200_000  # a page with no HTML tag in its first 200,000 char
 # libxml2 is quadratic in the attributes of one element: a single tag this long (bytes) is refused.
 GIANT_TAG_BYTES = 200_000
 
-_MAGIC = (
+KNOWN_FORMATS = (  # magic numbers of files that are not web pages, and what each is
     (b"%PDF-", "a PDF document"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -66,7 +66,7 @@ def check_bytes(data: bytes) -> None:
             "empty body: no bytes to read" if not data else "empty body: whitespace only", "empty"
         )
     head = bytes(data[:MAGIC_PREFIX_BYTES])
-    for magic, what in _MAGIC:
+    for magic, what in KNOWN_FORMATS:
         if head.startswith(magic):
             if what is None:  # BZh: bzip2 needs a block-size digit and the block magic
                 if len(head) >= 10 and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
