@@ -122,7 +122,11 @@ def parse_fresh(path: str, sha256: str, source: str, settings: Settings | None =
     return _parse_logged(path, source, settings)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE, task_run_name="fetch {url}")
+# One retry layer for downloads: the Fetcher's own (pipeline/fetch.py). It knows HTTP: it
+# retries 5xx, 429 and dropped connections with backoff, honours Retry-After, retries a
+# timeout once, and never raises for a bad URL (the result says what went wrong). A Prefect
+# retry on top would only re-run a bug, or repeat every one of those attempts.
+@task(cache_policy=NO_CACHE, task_run_name="fetch {url}")
 def fetch(fetcher: Fetcher, url: str, expect: str | None = None) -> FetchResult:
     return fetcher.fetch(url, expect=expect)
 

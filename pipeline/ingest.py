@@ -25,15 +25,15 @@ from typing import BinaryIO
 
 from pipeline import faults
 from pipeline.extract.html import HtmlInputError, extract_html
-from pipeline.extract.html.guard import KNOWN_FORMATS
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult, Table
 from pipeline.outline import build_sections
-from pipeline.process import InputError, front_only, guarded, process_pdf, sniff
+from pipeline.process import InputError, front_only, guarded, process_pdf
 from pipeline.rawstore import RawStore
 from pipeline.rows import error_table, input_row, per_table_files, result_tables
 from pipeline.settings import Settings, resolve
+from pipeline.sniff import describe, sniff
 from pipeline.storage import ObjectStore, Store
 from pipeline.toc import numbering_checks
 
@@ -221,7 +221,7 @@ def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Sett
             return process_pdf(path, source=source, raw_sha256=sha, settings=settings)
         if kind in ("html", "post"):
             return process_html(data, source=source, raw_sha256=sha, kind=kind, settings=settings, **meta)
-        raise InputError("unsupported_type", f"neither PDF nor HTML ({_describe(data)})", "sniff")
+        raise InputError("unsupported_type", f"neither PDF nor HTML ({describe(data)})", "sniff")
     except InputError as exc:
         return failed_result(source, sha, exc.stage, exc.reason, str(exc))
     except MemoryError:
@@ -231,12 +231,6 @@ def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Sett
     except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return failed_result(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
-
-
-def _describe(data: bytes) -> str:
-    """What the bytes are, in words: a message must not quote them (the input may be a secret)."""
-    what = next((name for magic, name in KNOWN_FORMATS if name and data.startswith(magic)), None)
-    return what or f"{len(data)} bytes without a PDF header or markup"
 
 
 def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,

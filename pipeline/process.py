@@ -37,22 +37,6 @@ class InputError(Exception):
         self.stage = stage
 
 
-def sniff(data: bytes, name: str = "") -> str:
-    """The input kind from the bytes (a file's extension may lie): pdf / post / html / unknown."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark
-        data = data[:8192].decode("utf-16", "replace").encode("utf-8", "replace")
-    head = data[:4096].lstrip(b"\xef\xbb\xbf\r\n\t \x00")
-    low = head[:1024].lower()
-    markup = head.startswith(b"<") or b"<html" in low or b"<!doctype html" in low
-    if not markup and data[:1024].find(b"%PDF-") != -1:  # the header may follow a little junk
-        return "pdf"
-    if head.startswith(b"---") and (name.endswith((".md", ".markdown")) or b"\ntitle:" in head):
-        return "post"
-    if markup:
-        return "html"
-    return "unknown"
-
-
 PAGES_PER_WORKER = 24  # below this a second process costs more than it saves
 
 

@@ -29,13 +29,14 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.sniff import sniff
+
 EXTS = ("pdf", "html", "md", "bin")
 # requested mode of a new blob: read-only (the store is immutable); the umask takes away the
 # rest, so with umask 077 a copied secret stays 0400 and never becomes world-readable
 BLOB_MODE = 0o444
 _COPY_CHUNK = 1 << 20  # bytes read per step when copying a file in
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 FETCHES_SCHEMA = pa.schema(
     [
@@ -92,22 +93,15 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def looks_like_html(head: bytes) -> bool:
-    start = head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if start.startswith(b"<!--") or start.startswith(b"<?xml"):
-        return b"<html" in start
-    return start.startswith(_HTML_STARTS)
-
-
 def sniff_ext(head: bytes, content_type: str | None = None) -> str:
-    """Extension for a blob from its first bytes (magic first, then Content-Type)."""
-    # the PDF spec tolerates junk before the header, readers look in the first 1 KiB
-    if b"%PDF-" in head[:1024]:
+    """Extension for a blob from its first bytes (``pipeline.sniff``), then its Content-Type."""
+    kind = sniff(head)
+    if kind == "pdf":
         return "pdf"
     mime = media_type(content_type)
-    if mime in ("text/html", "application/xhtml+xml") or looks_like_html(head):
+    if mime in ("text/html", "application/xhtml+xml") or kind == "html":
         return "html"
-    if mime in ("text/markdown", "text/x-markdown"):
+    if mime in ("text/markdown", "text/x-markdown") or kind == "post":
         return "md"
     return "bin"
 

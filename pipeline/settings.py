@@ -38,7 +38,6 @@ class Settings:
     margin_band: float = 0.10  # fraction of the page height treated as header / footer band
     repeat_min_fraction: float = 0.3  # a band line repeated on this share of pages is furniture
     # tables
-    table_snap_tolerance: float = 3.0
     column_match_tolerance: float = 6.0  # pt: continued tables' column edges must agree within this
 
     def __post_init__(self) -> None:

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 import pdfplumber
-import pdfplumber.table as ptable
-import pdfplumber.utils as plumber_utils
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from pipeline.extract import pdfminer_spacing
 from pipeline.extract.chars import Char, chars_to_lines, page_lines
+from pipeline.extract.plumber_grid import grids, object_edges
 from pipeline.model import Page, PageTable
 
 pdfminer_spacing.apply()  # pdfplumber's glyph positions as the specification places them
@@ -54,7 +53,6 @@ class PdfReader(Protocol):
 
 # --- tables (pdfplumber, on a page that is already open) ------------------------------
 
-TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3}
 
 
 # marks a grid position covered by a merged (spanning) cell
@@ -72,7 +70,7 @@ def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
     text is still read), rather than failing the document.
     """
     try:
-        edges = [e for e in _plumber_ruling_objects(page) for e in plumber_utils.obj_to_edges(e)]
+        edges = [e for e in _plumber_ruling_objects(page) for e in object_edges(e)]
         edges = [e for e in edges if e["orientation"] in ("h", "v")]
         return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number)
     except Exception as exc:  # pdfminer raises assorted types on broken content streams
@@ -81,23 +79,18 @@ def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
         return []
 
 
+# pt: cell sides closer than this are one column edge (a border drawn twice, rounding)
+COLUMN_EDGE_MERGE_PT = 2.0
+
+
 def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[PageTable]:
     """Ruled tables from ruling edges and the page's characters, whichever backend found them.
 
-    pdfplumber's own table algorithm (snap and join edges, intersections, cells, tables)
-    with ``TABLE_SETTINGS``; cell text comes from our characters, so both backends fill
-    cells the same way.
+    pdfplumber's own table algorithm (``plumber_grid``); cell text comes from our characters,
+    so both backends fill cells the same way.
     """
-    settings = ptable.TableSettings.resolve(TABLE_SETTINGS)
-    edges = [e for e in edges if _edge_length(e) >= settings.edge_min_length_prefilter]
-    edges = ptable.merge_edges(edges, settings.snap_x_tolerance, settings.snap_y_tolerance,
-                               settings.join_x_tolerance, settings.join_y_tolerance)
-    edges = [e for e in edges if _edge_length(e) >= settings.edge_min_length]
-    points = ptable.edges_to_intersections(edges, settings.intersection_x_tolerance,
-                                           settings.intersection_y_tolerance)
     found = []
-    for group in ptable.cells_to_tables(ptable.intersections_to_cells(points)):
-        table = ptable.Table(None, group)
+    for table in grids(edges):
         bands = _row_bands(_within(chars, table.bbox), [r.bbox[1] for r in table.rows])
         grid = [[None if cell is None else _cell_text(_band_chars(bands, cell), cell, page_no) for cell in row.cells]
                 for row in table.rows]
@@ -107,7 +100,7 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
         xs = sorted({round(c[0], 1) for c in table.cells} | {round(c[2], 1) for c in table.cells})
         col_edges: list[float] = []
         for x in xs:
-            if not col_edges or x - col_edges[-1] > 2.0:
+            if not col_edges or x - col_edges[-1] > COLUMN_EDGE_MERGE_PT:
                 col_edges.append(x)
         found.append(PageTable(
             page_no=page_no,
@@ -156,10 +149,6 @@ def _holds_text_as_a_table(grid: list[list[str | None]], chars: list[Char], page
     if not filled or len({i for i, _ in filled}) >= 2:
         return True
     return len({j for _, j in filled}) >= 2 and len(chars_to_lines(chars, page_no)) > 1
-
-
-def _edge_length(edge: dict) -> float:
-    return edge["x1"] - edge["x0"] if edge["orientation"] == "h" else edge["bottom"] - edge["top"]
 
 
 def _row_bands(chars: list[Char], tops: list[float]) -> list[tuple[float, list[Char]]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 
+from pipeline.sniff import KNOWN_FORMATS
+
 __all__ = ["HtmlInputError", "check_bytes", "check_giant_tag", "check_binary", "check_text"]
 
 # Only whitespace in the first 4 KiB counts as an empty body (a real page has markup long before that).
@@ -22,22 +24,6 @@ MARKUP_SCAN_CHARS = 200_000  # a page with no HTML tag in its first 200,000 char
 # libxml2 is quadratic in the attributes of one element: a single tag this long (bytes) is refused.
 GIANT_TAG_BYTES = 200_000
 
-KNOWN_FORMATS = (  # magic numbers of files that are not web pages, and what each is
-    (b"%PDF-", "a PDF document"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"PK\x03\x04", "a ZIP archive (or Office document)"),
-    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE2 file (old Office document)"),
-    (b"BZh", None),  # checked with a stricter test below
-    (b"\x7fELF", "an ELF executable"),
-    (b"RIFF", "a RIFF media file"),
-    (b"\x00\x00\x01\x00", "an icon file"),
-    (b"OggS", "an Ogg media file"),
-    (b"ID3", "an MP3 file"),
-)
 _GIANT_TAG_RE = re.compile(rb"<[^<>]{%d}" % GIANT_TAG_BYTES)
 _JUNK_CHAR_RE = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
 _TAG_RE = re.compile(
