@@ -170,14 +170,24 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
     return doc
 
 
+# a PDF without a gazette header: its title is a set-apart block among its first this many
+# (a cover's few lines), so that a short line deep in the body is not taken for it
+TITLE_SCAN_BLOCKS = 8
+TITLE_MIN_CHARS, TITLE_MAX_CHARS = 2, 80  # one character is a mark or a number; a longer block is a sentence
+# pt: sizes closer than this are one size (rounding): a title is set larger than the median
+# text by more, and is every line within this of the largest size
+LARGER_TEXT_PT = 0.5
+LARGEST_TEXT_MAX_CHARS = 200  # the largest text of a page taken as its title is cut here: a title, not a page
+
+
 def _title_block(blocks: Sequence[Block]) -> str | None:
     """Title of a PDF without a gazette header: its first set-apart line before any heading."""
-    for block in blocks[:8]:
+    for block in blocks[:TITLE_SCAN_BLOCKS]:
         if block.kind is not BlockKind.PARAGRAPH or heading_of(block) is not None or is_toc_title(block.text):
             break
         if labelled_fields(block.text):
             continue  # 发文单位：… / 文 号：…: a legal database's metadata, not the title
-        if block.set_apart and 2 <= len(block.text) <= 80:
+        if block.set_apart and TITLE_MIN_CHARS <= len(block.text) <= TITLE_MAX_CHARS:
             return block.text.strip()
     return None
 
@@ -189,9 +199,9 @@ def _largest_text(pages: Sequence[Page], page_no: int | None) -> str | None:
     if not body:
         return None
     top = max(ln.font_size or 0 for ln in body)
-    if top <= statistics.median(ln.font_size or 0 for ln in body) + 0.5:
+    if top <= statistics.median(ln.font_size or 0 for ln in body) + LARGER_TEXT_PT:
         return None  # nothing set larger than the text: no title to tell
-    return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - 0.5)[:200]
+    return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - LARGER_TEXT_PT)[:LARGEST_TEXT_MAX_CHARS]
 
 
 def _removed(pages: Sequence[Page], documents: Sequence[Document], front: list[Removed], per_doc: list[list[Removed]]) -> list[Removed]:
