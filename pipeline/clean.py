@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from pipeline.chinese import find_watermark, fold
 from pipeline.model import Layer, Line, Page
-from pipeline.settings import Settings
+from pipeline.settings import Settings, TextLayoutSettings, resolve
 
 _DASHES = "-‐‑‒–—―－﹣~～·•_"
 _PAGE_NUMBER = re.compile(
@@ -71,6 +71,8 @@ def _repeat_key(text: str) -> str:
 
 
 def _in_band(line: Line, page: Page, band: float) -> str | None:
+    """"top" or "bottom" for a line in the page's header or footer band (``band``: a share
+    of the page height), else None."""
     if line.bbox is None:
         return None
     if line.bbox[3] <= page.height * band:
@@ -87,13 +89,15 @@ def _in_table(line: Line, page: Page) -> bool:
     return any(t.bbox[0] <= cx <= t.bbox[2] and t.bbox[1] <= cy <= t.bbox[3] for t in page.tables)
 
 
-def _positions(page: Page, band: float) -> dict[int, tuple[str, bool]]:
+def _positions(page: Page, layout: TextLayoutSettings) -> dict[int, tuple[str, bool]]:
     """Candidate furniture lines: id -> (top/bottom, inside the margin band).
 
-    Besides the band, the outermost text row at either end counts as a candidate, since
-    some layouts set the header lower than the band; repetition still has to confirm it.
-    Lines inside a table never count: a table may reach into the band.
+    Besides the band (``margin_band_share``), the outermost text row at either end (within
+    ``outermost_row_pt``) counts as a candidate, since some layouts set the header lower than
+    the band; repetition still has to confirm it. Lines inside a table never count: a table
+    may reach into the band.
     """
+    band, row = layout.margin_band_share, layout.outermost_row_pt
     placed = [ln for ln in page.lines if ln.bbox is not None and ln.layer is Layer.BODY and not _in_table(ln, page)]
     out: dict[int, tuple[str, bool]] = {}
     for ln in placed:
@@ -106,24 +110,26 @@ def _positions(page: Page, band: float) -> dict[int, tuple[str, bool]]:
         for ln in placed:
             if id(ln) in out:
                 continue
-            if abs(ln.top - first) < 2:
+            if abs(ln.top - first) < row:
                 out[id(ln)] = ("top", False)
-            elif abs(ln.top - last) < 2:
+            elif abs(ln.top - last) < row:
                 out[id(ln)] = ("bottom", False)
     return out
 
 
-def find_repeated(pages: Sequence[Page], settings: Settings) -> set[tuple[str, str]]:
-    """(band, key) pairs of margin lines that repeat on enough pages to be furniture."""
+def find_repeated(pages: Sequence[Page], settings: Settings | None = None) -> set[tuple[str, str]]:
+    """(band, key) pairs of margin lines that repeat on enough pages to be furniture: on
+    ``repeat_min_share`` of them, and on at least ``repeat_min_pages``."""
+    layout = resolve(settings).layout
     counts: Counter[tuple[str, str]] = Counter()
     for page in pages:
         by_id = {id(ln): ln for ln in page.lines}
-        cands = _positions(page, settings.margin_band)
+        cands = _positions(page, layout)
         counts.update({(pos, _repeat_key(by_id[i].text)) for i, (pos, _) in cands.items()})
-    # two pages are too few to tell a running header from content that merely repeats
-    if len(pages) < 3:
+    # too few pages to tell a running header from content that merely repeats
+    if len(pages) < layout.repeat_min_pages:
         return set()
-    need = max(3, int(len(pages) * settings.repeat_min_fraction + 0.999))
+    need = max(layout.repeat_min_pages, int(len(pages) * layout.repeat_min_share + 0.999))  # the share, rounded up
     return {key for key, n in counts.items() if n >= need and key[1] not in ("", "#")}
 
 
@@ -143,14 +149,16 @@ def classify(line: Line, where: tuple[str, bool] | None, repeated: set[tuple[str
     return None
 
 
-def clean_pages(pages: Sequence[Page], settings: Settings) -> list[Page]:
-    """Tag furniture on every page; returns new pages (inputs are left untouched)."""
+def clean_pages(pages: Sequence[Page], settings: Settings | None = None) -> list[Page]:
+    """Tag furniture on every page (where it sits: ``settings.layout``); returns new pages
+    (inputs are left untouched)."""
+    settings = resolve(settings)
     pages = [replace(p, lines=[part for ln in p.lines for part in
                                (split_watermark(ln) if ln.layer is Layer.BODY else [ln])]) for p in pages]
     repeated = find_repeated(pages, settings)
     cleaned = []
     for page in pages:
-        cands = _positions(page, settings.margin_band)
+        cands = _positions(page, settings.layout)
         lines = []
         printed = None
         for ln in page.lines:

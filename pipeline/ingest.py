@@ -263,10 +263,17 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
     return result
 
 
+# a gazette document's header (issuer, 文号) opens its web page: it is looked for among its
+# first this many blocks only, so that a 文号 quoted further down is not taken for it
+HEADER_SCAN_BLOCKS = 12
+# an HTML paragraph this short (its own <p>: a title, a 文号, a date line) counts as set apart
+SET_APART_MAX_CHARS = 60
+
+
 def _gazette_fields(doc: Document) -> None:
     """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
 
-    head = [b for b in doc.blocks[:12] if b.kind is BlockKind.PARAGRAPH]
+    head = [b for b in doc.blocks[:HEADER_SCAN_BLOCKS] if b.kind is BlockKind.PARAGRAPH]
     at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)
     if at is None:
         return
@@ -280,7 +287,7 @@ def _html_block(block: Block, tables: Sequence[Table]) -> Block:
     table's block carries its table."""
     if block.kind is BlockKind.TABLE and block.table_index is not None:
         return replace(block, table=tables[block.table_index])
-    if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= 60:
+    if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= SET_APART_MAX_CHARS:
         return replace(block, set_apart=True)
     return block
 

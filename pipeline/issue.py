@@ -129,10 +129,15 @@ def parse_issue_toc(blocks: Sequence[Block], start: int, stop: int) -> list[TocE
     return entries
 
 
+# a line of an issue 目录 this short is a group line (市政府文件, 人事任免): an entry's title
+# names its subject and issuer and is longer
+CATEGORY_MAX_CHARS = 8
+
+
 def _category_line(text: str) -> bool:
     """A group line of an issue 目录: short, ``…文件``, or bracketed (【人事任免】, 〔部门规章〕)."""
     bracketed = re.fullmatch(r"[【〔［\[]\s*[^【】〔〕［］\[\]]{1,20}\s*[】〕］\]]", text) is not None
-    return len(text) <= 8 or bracketed or bool(_ISSUER_LINE.match(text)) and "关于" not in text
+    return len(text) <= CATEGORY_MAX_CHARS or bracketed or bool(_ISSUER_LINE.match(text)) and "关于" not in text
 
 
 def _title_after_issuers(text: str, issuer: str | None) -> str:
@@ -212,6 +217,14 @@ def _split_page(text: str) -> tuple[str, int | None]:
     return text.strip(), None
 
 
+# a document 目录's lines are short: longer text is the body beginning. An item (一、…) is
+# one line of a title; a 附件 entry may name its attachment in full; the wrapped rest of an
+# entry is shorter than a line
+TOC_ITEM_MAX_CHARS = 60
+TOC_APPENDIX_MAX_CHARS = 80
+TOC_WRAP_MAX_CHARS = 40
+
+
 def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry], int]:
     """Entries of the 目录 whose title block is ``blocks[start]``; returns (entries, end).
 
@@ -240,11 +253,12 @@ def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry
                 chapter = h.number
             parent = chapter if h.level == "section" else None
             entries.append(TocEntry(h.level, h.number, h.title, page, parent))
-        elif h and len(text) <= 60:
+        elif h and len(text) <= TOC_ITEM_MAX_CHARS:
             entries.append(TocEntry(h.level, h.number, h.title, page))  # 一、 items: listed, not checked
-        elif re.match(r"^附\s*(件|录)", text) and len(text) <= 80:
+        elif re.match(r"^附\s*(件|录)", text) and len(text) <= TOC_APPENDIX_MAX_CHARS:
             entries.append(TocEntry("appendix", None, text, page))
-        elif entries and entries[-1].page is None and len(text) <= 40 and not re.search(r"[。；]", text):
+        elif (entries and entries[-1].page is None and len(text) <= TOC_WRAP_MAX_CHARS
+              and not re.search(r"[。；]", text)):
             entries[-1].title += text  # second line of a wrapped entry
             entries[-1].page = page
         else:
@@ -252,6 +266,11 @@ def parse_toc_blocks(blocks: Sequence[Block], start: int) -> tuple[list[TocEntry
         i += 1
     return entries, i
 
+
+
+# the gazette's name (某某市人民政府公报) is one short line of the cover; a longer line that
+# says 公报 is a sentence about one
+GAZETTE_NAME_MAX_CHARS = 30
 
 
 def split_issue(blocks: Sequence[Block]) -> IssueParts:
@@ -289,7 +308,7 @@ def split_issue(blocks: Sequence[Block]) -> IssueParts:
     order = sorted(starts)
     front = blocks[: order[0]]
     removed = [Removed(b.page_start, b.text, "issue_toc" if toc_at is not None and i >= toc_at else "issue_cover") for i, b in enumerate(front) if b.text]
-    gazette = next((b.text.strip() for b in front if "公报" in b.text and len(b.text) <= 30), None)
+    gazette = next((b.text.strip() for b in front if "公报" in b.text and len(b.text) <= GAZETTE_NAME_MAX_CHARS), None)
     parts = []
     for k, s in enumerate(order):
         end = order[k + 1] if k + 1 < len(order) else len(blocks)
@@ -297,17 +316,25 @@ def split_issue(blocks: Sequence[Block]) -> IssueParts:
     return IssueParts(issue_id([b.text for b in front]) if front else None, gazette, issue_toc, parts, removed)
 
 
+# a 目录 title is looked for in the body when it has this many characters (a shorter one
+# matches too much), by a block that opens with as many of them
+TITLE_PREFIX_CHARS = 6
+# rapidfuzz ratio (0..100) from which a block is the title: a character or two may differ
+# in a title of 20 (a 目录 line's wrap, a full-width bracket)
+TITLE_MIN_RATIO = 90
+
+
 def find_title(blocks: Sequence[Block], title: str, start: int) -> int | None:
     """First block from ``start`` whose text (alone or with the next block) is ``title``."""
     want = _compact(title)
-    if len(want) < 6:
+    if len(want) < TITLE_PREFIX_CHARS:
         return None
     for i in range(start, len(blocks)):
         text = _compact(blocks[i].text)
-        if not text or not want.startswith(text[: min(len(text), 6)]):
+        if not text or not want.startswith(text[: min(len(text), TITLE_PREFIX_CHARS)]):
             continue
         for candidate in (text, text + _compact(blocks[i + 1].text) if i + 1 < len(blocks) else text):
-            if fuzz.ratio(candidate, want) >= 90:
+            if fuzz.ratio(candidate, want) >= TITLE_MIN_RATIO:
                 return i
     return None
 

@@ -10,6 +10,7 @@ import multiprocessing as mp
 import statistics
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,7 +43,7 @@ PAGES_PER_WORKER = 24  # below this a second process costs more than it saves
 
 def read_pages(path: str | Path, settings: Settings) -> list[Page]:
     """Every page's lines and table regions; page ranges in parallel with ``settings.workers``."""
-    with open_pdf(path, settings.backend) as reader:
+    with open_pdf(path, settings.backend, settings) as reader:
         n = reader.n_pages
         if n == 0:
             raise InputError("empty_pdf", "the PDF has no pages")
@@ -52,14 +53,14 @@ def read_pages(path: str | Path, settings: Settings) -> list[Page]:
         if workers <= 1:
             return list(reader.pages())
     step = -(-n // workers)
-    ranges = [(str(path), settings.backend, start, min(start + step, n)) for start in range(0, n, step)]
+    ranges = [(str(path), settings, start, min(start + step, n)) for start in range(0, n, step)]
     with mp.get_context("fork").Pool(workers) as pool:
         return [page for chunk in pool.map(_read_range, ranges) for page in chunk]
 
 
-def _read_range(args: tuple[str, str, int, int]) -> list[Page]:
-    path, backend, start, stop = args
-    with open_pdf(path, backend) as reader:
+def _read_range(args: tuple[str, Settings, int, int]) -> list[Page]:
+    path, settings, start, stop = args
+    with open_pdf(path, settings.backend, settings) as reader:
         return list(reader.pages(start, stop))
 
 
@@ -85,9 +86,11 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
         raise InputError("garbled_text_layer", garbled)
     notes: list[str] = []  # stages that failed for the whole input: every document says so
     pages = guarded("clean", source, notes, lambda: pages, clean_pages, pages, settings)
-    gutters = guarded("columns", source, notes, dict, page_gutters, pages)  # pages set in two columns
+    # pages set in two columns
+    gutters = guarded("columns", source, notes, dict, partial(page_gutters, layout=settings.layout), pages)
     tables = guarded("tables", source, notes, list, find_tables, pages, settings, gutters)
-    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, tables, gutters)
+    blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, tables, gutters,
+                     settings.layout)
     parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [DocPart(list(blocks))], []),
                     split_issue, blocks)
     unit_id = parts.unit_id(raw_sha256)
@@ -95,7 +98,7 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     kind = "gazette_pdf" if parts.issue or any(p.doc_number for p in parts.documents) else "pdf"
     result = SourceResult(source, raw_sha256, unit_id, kind, n_pages=len(pages))
     for n, part in enumerate(parts.documents, start=1):
-        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, offset)
+        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, offset, settings)
         if doc.title is None:
             doc.title = _title_block(part.blocks) or _largest_text(pages, doc.page_start)
         result.documents.append(doc)
@@ -143,7 +146,8 @@ def front_only(blocks: Sequence[Block]) -> list[Section]:
     return [Section(0, "front", None, "", "", None, "", text, min(pages, default=None), max(pages, default=None))]
 
 
-def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, offset) -> Document:
+def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, offset,
+              settings: Settings) -> Document:
     blocks = part.blocks + part.back_matter
     # a table's block runs from the table's first page to its last
     pages = [b.page_start for b in blocks if b.page_start] + [b.page_end for b in blocks if b.page_end]
@@ -161,19 +165,29 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
         table.table_id = f"t{n}"
     doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks),
                            build_sections, part.blocks, part.back_matter)
-    guarded("captions", source, doc.warnings, lambda: None, caption_tables, blocks)
+    guarded("captions", source, doc.warnings, lambda: None, caption_tables, blocks, settings.tables)
     doc.toc_checks = guarded("toc", source, doc.warnings, list, check_document, doc, offset)
     return doc
 
 
+# a PDF without a gazette header: its title is a set-apart block among its first this many
+# (a cover's few lines), so that a short line deep in the body is not taken for it
+TITLE_SCAN_BLOCKS = 8
+TITLE_MIN_CHARS, TITLE_MAX_CHARS = 2, 80  # one character is a mark or a number; a longer block is a sentence
+# pt: sizes closer than this are one size (rounding): a title is set larger than the median
+# text by more, and is every line within this of the largest size
+LARGER_TEXT_PT = 0.5
+LARGEST_TEXT_MAX_CHARS = 200  # the largest text of a page taken as its title is cut here: a title, not a page
+
+
 def _title_block(blocks: Sequence[Block]) -> str | None:
     """Title of a PDF without a gazette header: its first set-apart line before any heading."""
-    for block in blocks[:8]:
+    for block in blocks[:TITLE_SCAN_BLOCKS]:
         if block.kind is not BlockKind.PARAGRAPH or heading_of(block) is not None or is_toc_title(block.text):
             break
         if labelled_fields(block.text):
             continue  # 发文单位：… / 文 号：…: a legal database's metadata, not the title
-        if block.set_apart and 2 <= len(block.text) <= 80:
+        if block.set_apart and TITLE_MIN_CHARS <= len(block.text) <= TITLE_MAX_CHARS:
             return block.text.strip()
     return None
 
@@ -185,9 +199,9 @@ def _largest_text(pages: Sequence[Page], page_no: int | None) -> str | None:
     if not body:
         return None
     top = max(ln.font_size or 0 for ln in body)
-    if top <= statistics.median(ln.font_size or 0 for ln in body) + 0.5:
+    if top <= statistics.median(ln.font_size or 0 for ln in body) + LARGER_TEXT_PT:
         return None  # nothing set larger than the text: no title to tell
-    return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - 0.5)[:200]
+    return "".join(ln.text for ln in body if (ln.font_size or 0) >= top - LARGER_TEXT_PT)[:LARGEST_TEXT_MAX_CHARS]
 
 
 def _removed(pages: Sequence[Page], documents: Sequence[Document], front: list[Removed], per_doc: list[list[Removed]]) -> list[Removed]:

@@ -15,7 +15,7 @@ Steps, each a plain function:
    the first data row (类/款/项 under 科目编码, beside the 合计 label) goes to the names.
 4. ``merge_across_pages``: the table at the top of page n+1 continues the one at the bottom
    of page n when nothing but furniture lies between them and the column edges agree
-   within ``column_match_tolerance``. A repeated header row is dropped; a first row whose
+   within ``TableSettings.column_match_pt``. A repeated header row is dropped; a first row whose
    key (first) cell is empty, under a row whose text filled its last line at the foot of
    the page, is the rest of that row cut by the page break and is joined into it; a
    merged-cell label cut by the page break the same way is joined before it is filled
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
 from pipeline.extract.pdf import SPANNED
-from pipeline.layout import column_of_box, split_at_gutter
+from pipeline.layout import FALLBACK_SIZE_PT, GUTTER_SLACK_PT, column_of_box, split_at_gutter
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page, PageTable, Table
-from pipeline.settings import Settings
+from pipeline.settings import DEFAULT_TABLES, Settings, TableSettings, resolve
 
 _CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
 _NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?%?$")
@@ -98,11 +98,8 @@ class Merged:
     header_rows: list[list[str]] = field(default_factory=list)  # as printed, for repeat detection
 
 
-# header rows read at most: the deepest printed header seen is 5 rows (财政拨款“三公”经费支出决算表)
-MAX_HEADER_ROWS = 6
-
-
-def read_header(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]], list[str]]:
+def read_header(rows: list[list[str]], max_rows: int = DEFAULT_TABLES.max_header_rows,
+                ) -> tuple[list[list[str]], list[list[str]], list[str]]:
     """(header rows as printed, data rows, one name per column) of a ruled table.
 
     The first row is header. A further row is header when each of its non-empty cells
@@ -110,14 +107,15 @@ def read_header(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]]
     that still share a name (a spanning cell above, split here into 预算数 | 决算数); a row
     holding a number is data. When the first data row refines such a group beside data of
     its own (类 | 款 | 项 under 科目编码, in the row of the 合计 label), those cells join the
-    names and are blanked in the row. The header never takes every row.
+    names and are blanked in the row. The header never takes every row, nor more than
+    ``max_rows``.
     """
     if not rows:
         return [], [], []
     head = [rows[0]]
     names = combine_header(head)
     data = [list(r) for r in rows[1:]]
-    while data and len(head) < min(MAX_HEADER_ROWS, len(rows) - 1):
+    while data and len(head) < min(max_rows, len(rows) - 1):
         row = data[0]
         continuing = {j for j, c in enumerate(row) if c and j < len(head[-1]) and c == head[-1][j]}
         refining = _refining_cells(row, names, split_only=False) - continuing
@@ -166,13 +164,17 @@ def combine_header(header_rows: list[list[str]]) -> list[str]:
     return names
 
 
-def borderless_tables(page: Page, min_rows: int = 3, gutter: tuple[float, float] | None = None) -> list[PageTable]:
+def borderless_tables(page: Page, gutter: tuple[float, float] | None = None,
+                      settings: TableSettings = DEFAULT_TABLES) -> list[PageTable]:
     """Tables without rulings (colophons, key/value blocks, plain column layouts).
 
-    At least ``min_rows`` consecutive text rows that each hold the same number (≥ 2) of
-    gap-separated segments, with every column's left edge lined up within 3 pt; on a page
-    set in two columns (``gutter``), rows that are just the two columns' lines are no table.
+    At least ``borderless_min_rows`` consecutive text rows that each hold the same number
+    (≥ 2) of gap-separated segments, with every column's left edge lined up within
+    ``borderless_edge_pt``; on a page set in two columns (``gutter``), rows that are just
+    the two columns' lines are no table.
     """
+    min_rows, edge, row_gap, pad = (settings.borderless_min_rows, settings.borderless_edge_pt,
+                                    settings.borderless_row_gap_em, settings.borderless_pad_pt)
     body = [part for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)
             for part in split_at_gutter(ln, gutter)]
     rows: dict[float, list[Line]] = {}
@@ -183,16 +185,17 @@ def borderless_tables(page: Page, min_rows: int = 3, gutter: tuple[float, float]
 
     def aligned(segs: list[Line], prev: list[Line]) -> bool:
         gap = segs[0].bbox[1] - prev[0].bbox[3]
-        return (len(segs) == len(prev) and gap < 3 * (segs[0].font_size or 10)
-                and all(abs(a.x0 - b.x0) < 3 for a, b in zip(segs, prev, strict=True)))
+        return (len(segs) == len(prev) and gap < row_gap * (segs[0].font_size or FALLBACK_SIZE_PT)
+                and all(abs(a.x0 - b.x0) < edge for a, b in zip(segs, prev, strict=True)))
 
     def close_run() -> None:
         columns_of_text = gutter is not None and all(
-            len(r) == 2 and r[0].bbox[2] <= gutter[0] + 1 and r[1].bbox[0] >= gutter[1] - 1 for r in run)
+            len(r) == 2 and r[0].bbox[2] <= gutter[0] + GUTTER_SLACK_PT and r[1].bbox[0] >= gutter[1] - GUTTER_SLACK_PT
+            for r in run)
         if len(run) >= min_rows and not columns_of_text:
             x0 = min(r[0].bbox[0] for r in run)
             x1 = max(r[-1].bbox[2] for r in run)
-            bbox = (x0 - 1, min(r[0].bbox[1] for r in run) - 1, x1 + 1, max(r[0].bbox[3] for r in run) + 1)
+            bbox = (x0 - pad, min(r[0].bbox[1] for r in run) - pad, x1 + pad, max(r[0].bbox[3] for r in run) + pad)
             edges = (x0, *(min(r[k].bbox[0] for r in run) for k in range(1, len(run[0]))), x1)
             rows_text = tuple(tuple(seg.text for seg in r) for r in run)
             found.append(PageTable(page.page_no, bbox, rows_text, tuple(round(e, 1) for e in edges), ruled=False))
@@ -226,7 +229,7 @@ def _body_between(page: Page, above: float | None, below: float | None, regions:
     for ln in page.lines:
         if ln.layer is not Layer.BODY or ln.bbox is None or _is_furniture_text(ln.text):
             continue
-        if xs is not None and not (xs[0] - 1 <= ln.bbox[0] and ln.bbox[2] <= xs[1] + 1):
+        if xs is not None and not (xs[0] - GUTTER_SLACK_PT <= ln.bbox[0] and ln.bbox[2] <= xs[1] + GUTTER_SLACK_PT):
             continue
         cy = (ln.bbox[1] + ln.bbox[3]) / 2
         if any(b[0] <= (ln.bbox[0] + ln.bbox[2]) / 2 <= b[2] and b[1] <= cy <= b[3] for b in regions):
@@ -249,11 +252,13 @@ def _norm_row(row: Sequence[str]) -> tuple[str, ...]:
     return tuple(re.sub(r"\s+", "", c) for c in row)
 
 
-def merge_across_pages(pages: Sequence[Page], settings: Settings,
+def merge_across_pages(pages: Sequence[Page], settings: Settings | None = None,
                        gutters: dict[int, tuple[float, float]] | None = None) -> tuple[list[Merged], list[tuple[int, BBox]]]:
     """All tables of a source, merged across page breaks (and, on pages set in two columns,
     from the foot of the left column to the head of the right one), and the page regions
-    they cover. ``gutters``: the column gutter of each page set in two columns."""
+    they cover. ``gutters``: the column gutter of each page set in two columns;
+    ``settings.tables``: the tolerances."""
+    tables = resolve(settings).tables
     gutters = gutters or {}
     regions: list[tuple[int, BBox]] = []
     merged: list[Merged] = []
@@ -261,7 +266,7 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings,
     last: tuple[Merged, Piece] | None = None  # the table read last, and its last piece
     for page in pages:
         gutter = gutters.get(page.page_no)
-        page_tables = list(page.tables) + borderless_tables(page, gutter=gutter)
+        page_tables = list(page.tables) + borderless_tables(page, gutter, tables)
         page_tables.sort(key=lambda t: _reading_key(t.bbox, gutter))
         boxes = [t.bbox for t in page_tables]
         for k, t in enumerate(page_tables):
@@ -269,14 +274,15 @@ def merge_across_pages(pages: Sequence[Page], settings: Settings,
                           t.cut_cells)
             target = None
             if last is not None and _flows_on(last[1], piece, k, page_tables, gutters) and \
-                    _continues(last[1], piece, by_page, boxes, settings, last[0], gutters):
+                    _continues(last[1], piece, by_page, boxes, tables, last[0], gutters):
                 target = last[0]
             blank = not any(c for row in piece.rows for c in row)
             if target is None and blank:
                 continue  # blank rulings (a form to fill in, a frame): no table of their own
             regions.append((page.page_no, t.bbox))
             if target is None:
-                head, body, names = read_header(piece.rows) if piece.ruled else ([], piece.rows, [])
+                head, body, names = read_header(piece.rows, tables.max_header_rows) if piece.ruled \
+                    else ([], piece.rows, [])
                 target = Merged(pieces=[piece], header=names, rows=body, header_rows=head)
                 merged.append(target)
             else:
@@ -317,28 +323,29 @@ def _column_xs(box: BBox, gutter: tuple[float, float] | None) -> tuple[float, fl
     return None
 
 
-def _another_header(first: list[str], target: Merged) -> bool:
+def _another_header(first: list[str], target: Merged, numeric_share: float) -> bool:
     """Is ``first`` (top row of a new page's table) the header of a different table?
 
     It is when it differs from the target's header and holds words where the target's
-    data rows hold numbers.
+    data rows hold numbers (in ``numeric_share`` of their cells).
     """
     if not target.header_rows or _norm_row(first) == _norm_row(target.header_rows[0]):
         return False
     for j, cell in enumerate(first):
         column = [r[j] for r in target.rows if j < len(r) and r[j].strip()]
-        if column and sum(bool(_NUMERIC.match(c)) for c in column) >= 0.8 * len(column) and cell.strip() and not _NUMERIC.match(cell):
+        if (column and sum(bool(_NUMERIC.match(c)) for c in column) >= numeric_share * len(column)
+                and cell.strip() and not _NUMERIC.match(cell)):
             return True
     return False
 
 
-def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[BBox], settings: Settings,
+def _continues(prev: Piece, piece: Piece, by_page: dict[int, Page], boxes: list[BBox], settings: TableSettings,
                target: Merged | None = None, gutters: dict[int, tuple[float, float]] | None = None) -> bool:
     gutters = gutters or {}
     prev_xs, xs = _column_xs(prev.bbox, gutters.get(prev.page_no)), _column_xs(piece.bbox, gutters.get(piece.page_no))
-    if not _same_columns(prev, piece, settings.column_match_tolerance, shifted=prev_xs != xs):
+    if not _same_columns(prev, piece, settings.column_match_pt, shifted=prev_xs != xs):
         return False
-    if target is not None and piece.rows and _another_header(piece.rows[0], target):
+    if target is not None and piece.rows and _another_header(piece.rows[0], target, settings.numeric_column_share):
         return False
     prev_page, page = by_page[prev.page_no], by_page[piece.page_no]
     prev_boxes = [prev.bbox]
@@ -445,7 +452,7 @@ def to_table(m: Merged, table_id: str) -> Table:
     )
 
 
-def find_tables(pages: Sequence[Page], settings: Settings,
+def find_tables(pages: Sequence[Page], settings: Settings | None = None,
                 gutters: dict[int, tuple[float, float]] | None = None) -> list[Table]:
     """Every printed table of a source, merged across page breaks and columns, in reading
     order; each knows the page regions it covers (``Table.regions``). Ids, captions and
@@ -454,11 +461,11 @@ def find_tables(pages: Sequence[Page], settings: Settings,
     return [to_table(m, "") for m in merged]
 
 
-def caption_tables(blocks: Sequence[Block]) -> None:
+def caption_tables(blocks: Sequence[Block], settings: TableSettings = DEFAULT_TABLES) -> None:
     """Give each table of ``blocks`` its printed caption and 附件 label (``caption_for``)."""
     for at, block in enumerate(blocks):
         if block.table is not None:
-            block.table.caption, block.table.label = caption_for(blocks, at)
+            block.table.caption, block.table.label = caption_for(blocks, at, settings)
 
 
 # lines between a table's title and its grid: its unit (单位：万元) and who compiled it
@@ -466,19 +473,17 @@ _UNIT_LINE = re.compile(r"^(?:(?:金额|计量)?单位\s*[:：]|\S{0,6}(?:编制
 _UNIT_CLAUSE = re.compile(r"\s*(?:(?:金额|计量)?单位\s*[:：]\s*\S{1,8})$")  # 单位：万元 printed beside the title
 _LABEL = re.compile(r"^附\s*(件|表|录)\s*[0-9一二三四五六七八九十]*[:：]?$")
 _LABELLED_CAPTION = re.compile(r"^(附\s*(?:件|表)\s*[0-9一二三四五六七八九十]*)[:：\s]+(.+)$")
-MAX_CAPTION_CHARS = 60  # a title is one short line; a longer block is body text
-CAPTION_LOOKBACK = 3  # blocks above a table that may hold its label, title and unit line
-
-
-def caption_for(blocks: Sequence[Block], index: int) -> tuple[str | None, str | None]:
+def caption_for(blocks: Sequence[Block], index: int,
+                settings: TableSettings = DEFAULT_TABLES) -> tuple[str | None, str | None]:
     """(caption, 附件 label) of the table at ``blocks[index]``: the title line printed
     directly above its grid on the same page (the page's first line too), past a unit line
-    (单位：万元) below or beside it, and a 附件 line above it."""
+    (单位：万元) below or beside it, and a 附件 line above it; among the
+    ``caption_lookback_blocks`` above it, none longer than ``caption_max_chars``."""
     caption = label = None
     page = blocks[index].page_start
-    for b in reversed(blocks[max(0, index - CAPTION_LOOKBACK) : index]):
+    for b in reversed(blocks[max(0, index - settings.caption_lookback_blocks) : index]):
         text = b.text.strip()
-        if b.kind is not BlockKind.PARAGRAPH or b.page_end != page or len(text) > MAX_CAPTION_CHARS:
+        if b.kind is not BlockKind.PARAGRAPH or b.page_end != page or len(text) > settings.caption_max_chars:
             break
         if _UNIT_LINE.match(text):
             continue  # the unit line between a table's title and its grid

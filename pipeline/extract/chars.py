@@ -14,19 +14,9 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from pipeline.model import Layer, Line
+from pipeline.settings import DEFAULT_LAYOUT, TextLayoutSettings
 
 _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
-# a gap wider than this many font sizes splits a line into separate segments (two columns,
-# a left and right header, key/value colophons)
-SEGMENT_GAP = 2.5
-# baselines closer than this share of the font size are on the same line
-SAME_LINE = 0.45
-# a blank stretch at least this many font sizes wide inside a line (and narrower than
-# SEGMENT_GAP) is noted on the line: a column gutter can be this narrow (8 mm at 12 pt is
-# 1.9), while justified text never spreads its characters this far
-COLUMN_GAP = 1.2
-# baselines further apart than this (pt) across such a stretch are two lines side by side
-OTHER_BASELINE_PT = 1.0
 
 
 _X0, _BASELINE = itemgetter(1), itemgetter(3)
@@ -44,13 +34,15 @@ def _is_cjk(text: str) -> bool:
     return bool(text) and unicodedata.east_asian_width(text[0]) in "WF"
 
 
-def _row_lines(row: list[Char], page_no: int) -> list[Line]:
+def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float, float, float]) -> list[Line]:
     """One text row -> its gap-separated segments as lines, in one pass.
 
     Within a segment a space is inserted where the PDF positioned words instead of drawing
     a space glyph; between two CJK characters only a wide gap counts (justified text
-    spreads them a little). (Hot loop: fields are unpacked once per character.)
+    spreads them a little). ``limits``: ``_row_limits``. (Hot loop: fields are unpacked
+    once per character, the settings read once per ``chars_to_lines`` call.)
     """
+    segment_gap, column_gap, other_baseline, word_space, cjk_space = limits
     row.sort(key=_X0)
     lines: list[Line] = []
     parts: list[str] = []
@@ -65,14 +57,14 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
             gap = c_x0 - p_x1
             big = c_size if c_size > p_size else p_size
             # a wide gap ends the segment; so does a column gap between two baselines (two
-            # columns' lines that happen to sit within SAME_LINE of each other)
-            if gap > SEGMENT_GAP * big or (gap > COLUMN_GAP * big and abs(c_base - baseline) > OTHER_BASELINE_PT):
+            # columns' lines that happen to sit within same_line_em of each other)
+            if gap > segment_gap * big or (gap > column_gap * big and abs(c_base - baseline) > other_baseline):
                 _emit(lines, parts, x0, x1, size, baseline, page_no, gaps)
                 parts, gaps, x0, x1, size, baseline = [], [], None, None, 0.0, 0.0
-            elif (gap > 0.25 * big and not space and not p_space
-                    and (gap > 0.75 * big or not (_is_cjk(p_text) and _is_cjk(text)))):
+            elif (gap > word_space * big and not space and not p_space
+                    and (gap > cjk_space * big or not (_is_cjk(p_text) and _is_cjk(text)))):
                 parts.append(" ")
-                if gap > COLUMN_GAP * big:
+                if gap > column_gap * big:
                     gaps.append((p_x1, c_x0, sum(map(len, parts))))
         first = False
         parts.append(text)
@@ -90,6 +82,12 @@ def _row_lines(row: list[Char], page_no: int) -> list[Line]:
     return lines
 
 
+def _row_limits(layout: TextLayoutSettings) -> tuple[float, float, float, float, float]:
+    """The tolerances ``_row_lines`` reads for every character, as one tuple to unpack."""
+    return (layout.segment_gap_em, layout.column_gap_em, layout.other_baseline_pt, layout.word_space_em,
+            layout.cjk_space_em)
+
+
 def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: float, page_no: int,
           gaps: list[tuple[float, float, int]]) -> None:
     raw = "".join(parts)
@@ -103,33 +101,37 @@ def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: fl
         lines.append(Line(normal, page_no, bbox, round(size, 2), gaps=kept))
 
 
-def chars_to_lines(chars: Iterable[Char], page_no: int) -> list[Line]:
-    """Group characters into lines (by baseline) and lines into gap-separated segments.
+def chars_to_lines(chars: Iterable[Char], page_no: int, layout: TextLayoutSettings = DEFAULT_LAYOUT) -> list[Line]:
+    """Group characters into lines (by baseline) and lines into gap-separated segments
+    (``layout``: ``same_line_em``, ``segment_gap_em``, ``column_gap_em``, ...).
 
     Lines come out in reading order: top to bottom, then left to right.
     """
+    same_line, limits = layout.same_line_em, _row_limits(layout)
     ordered = sorted((c for c in chars if c[0] and c[4] > 0), key=_BASELINE)
     rows: list[list[Char]] = []
     row_base, row_size = 0.0, 0.0
     for ch in ordered:
         base, c_size = ch[3], ch[4]
         size = c_size if c_size > row_size else row_size
-        if rows and abs(row_base - base) <= SAME_LINE * size:
+        if rows and abs(row_base - base) <= same_line * size:
             rows[-1].append(ch)
         else:
             rows.append([ch])
             row_base, row_size = base, c_size
-    return [line for row in rows for line in _row_lines(row, page_no)]
+    return [line for row in rows for line in _row_lines(row, page_no, limits)]
 
 
-def turned_runs(chars: list[Char]) -> list[list[Char]]:
+def turned_runs(chars: list[Char], layout: TextLayoutSettings = DEFAULT_LAYOUT) -> list[list[Char]]:
     """Turned characters (in drawing order) -> the strings they were drawn as: a run ends
-    where the next character is not close to the previous one."""
+    where the next character is not close to the previous one (``turned_run_em``)."""
     runs: list[list[Char]] = []
+    reach = layout.turned_run_em
     for c in chars:
         if runs:
             p = runs[-1][-1]
-            near = abs(c.x0 - p.x0) <= 3 * max(c.size, p.size) and abs(c.baseline - p.baseline) <= 3 * max(c.size, p.size)
+            near = (abs(c.x0 - p.x0) <= reach * max(c.size, p.size)
+                    and abs(c.baseline - p.baseline) <= reach * max(c.size, p.size))
             if near:
                 runs[-1].append(c)
                 continue
@@ -137,20 +139,21 @@ def turned_runs(chars: list[Char]) -> list[list[Char]]:
     return runs
 
 
-def page_lines(chars: list[Char], turned: list[Char], page_no: int, warnings: list[str]) -> list[Line]:
+def page_lines(chars: list[Char], turned: list[Char], page_no: int, warnings: list[str],
+               layout: TextLayoutSettings = DEFAULT_LAYOUT) -> list[Line]:
     """A page's lines: its upright text in rows, then its turned text, one line per string.
 
     Turned text among upright text (a diagonal watermark, a rotated stamp) is kept apart from
     the body rows it would cut through and tagged ``rotated_text``, so cleaning records it. A page whose text
     is mostly turned (a landscape table drawn on a portrait page) keeps it as body text.
     """
-    lines = chars_to_lines(chars, page_no)
+    lines = chars_to_lines(chars, page_no, layout)
     if not turned:
         return lines
     mostly_turned = len(turned) > len(chars)
     if mostly_turned:
         warnings.append(f"page {page_no}: most text is drawn turned (a rotated page?); read string by string")
-    for run in turned_runs(turned):
+    for run in turned_runs(turned, layout):
         text = "".join(c.text for c in run).strip()
         if not text:
             continue

@@ -31,6 +31,7 @@ from pipeline.extract import pdfminer_spacing
 from pipeline.extract.chars import Char, chars_to_lines, page_lines
 from pipeline.extract.plumber_grid import grids, object_edges
 from pipeline.model import Page, PageTable
+from pipeline.settings import DEFAULT_LAYOUT, DEFAULT_TABLES, Settings, TableSettings, TextLayoutSettings
 
 pdfminer_spacing.apply()  # pdfplumber's glyph positions as the specification places them
 
@@ -62,8 +63,8 @@ UNMAPPED_CODE = 0xFFFD
 UNMAPPED = chr(UNMAPPED_CODE)
 
 
-def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
-                chars: list[Char] | None = None) -> list[PageTable]:
+def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None, chars: list[Char] | None = None,
+                layout: TextLayoutSettings = DEFAULT_LAYOUT, tables: TableSettings = DEFAULT_TABLES) -> list[PageTable]:
     """Ruled tables on an open pdfplumber page (edges from pdfminer's drawing objects).
 
     A page whose drawing pdfminer cannot interpret yields no tables and a warning (its
@@ -72,35 +73,33 @@ def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None,
     try:
         edges = [e for e in _plumber_ruling_objects(page) for e in object_edges(e)]
         edges = [e for e in edges if e["orientation"] in ("h", "v")]
-        return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number)
+        return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number, layout, tables)
     except Exception as exc:  # pdfminer raises assorted types on broken content streams
         if warnings is not None:
             warnings.append(f"page {page.page_number}: tables not read ({type(exc).__name__}: {exc})"[:300])
         return []
 
 
-# pt: cell sides closer than this are one column edge (a border drawn twice, rounding)
-COLUMN_EDGE_MERGE_PT = 2.0
-
-
-def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[PageTable]:
+def ruled_tables(edges: list[dict], chars: list[Char], page_no: int, layout: TextLayoutSettings = DEFAULT_LAYOUT,
+                 tables: TableSettings = DEFAULT_TABLES) -> list[PageTable]:
     """Ruled tables from ruling edges and the page's characters, whichever backend found them.
 
-    pdfplumber's own table algorithm (``plumber_grid``); cell text comes from our characters,
-    so both backends fill cells the same way.
+    pdfplumber's own table algorithm (``plumber_grid``); cell text comes from our characters
+    (lines as ``layout`` groups them), so both backends fill cells the same way.
     """
     found = []
-    for table in grids(edges):
+    for table in grids(edges, tables.snap_tolerance_pt):
         bands = _row_bands(_within(chars, table.bbox), [r.bbox[1] for r in table.rows])
-        grid = [[None if cell is None else _cell_text(_band_chars(bands, cell), cell, page_no) for cell in row.cells]
-                for row in table.rows]
-        if (not grid or max(len(r) for r in grid) < MIN_TABLE_COLUMNS
-                or not _holds_text_as_a_table(grid, _within(chars, table.bbox), page_no)):
+        grid = [[None if cell is None else
+                 _cell_text(_band_chars(bands, cell, tables.band_slack_pt), cell, page_no, layout)
+                 for cell in row.cells] for row in table.rows]
+        if (not grid or max(len(r) for r in grid) < tables.min_table_columns
+                or not _holds_text_as_a_table(grid, _within(chars, table.bbox), page_no, layout)):
             continue
         xs = sorted({round(c[0], 1) for c in table.cells} | {round(c[2], 1) for c in table.cells})
         col_edges: list[float] = []
         for x in xs:
-            if not col_edges or x - col_edges[-1] > COLUMN_EDGE_MERGE_PT:
+            if not col_edges or x - col_edges[-1] > tables.column_edge_merge_pt:
                 col_edges.append(x)
         found.append(PageTable(
             page_no=page_no,
@@ -108,38 +107,32 @@ def ruled_tables(edges: list[dict], chars: list[Char], page_no: int) -> list[Pag
             rows=tuple(tuple(row) for row in _fill_spans(table, grid)),
             col_edges=tuple(col_edges),
             ruled=True,
-            cut_cells=_cut_cells(table, chars, page_no),
+            cut_cells=_cut_cells(table, chars, page_no, layout, tables.full_line_room_em),
         ))
     return found
 
 
-# font sizes of room left after a cell's last line, below which the line is full: less than
-# one more character and the cell's padding (the text wrapped there, and may go on)
-FULL_LINE_ROOM = 1.5
-
-
-def _cut_cells(table, chars: list[Char], page_no: int) -> tuple[int, ...]:
+def _cut_cells(table, chars: list[Char], page_no: int, layout: TextLayoutSettings,
+               room_em: float) -> tuple[int, ...]:
     """Columns whose cell in the bottom row (a merged cell reaching the foot included) ends
-    in a full line: at the foot of a page, its text may go on in the same cell overleaf."""
+    in a full line (less than ``room_em`` font sizes left after it): at the foot of a page,
+    its text may go on in the same cell overleaf."""
     y = (table.rows[-1].bbox[1] + table.bbox[3]) / 2
     inside = _within(chars, table.bbox)
     out = []
     for j, column in enumerate(table.columns):
         x = (column.bbox[0] + column.bbox[2]) / 2
         cell = next((c for c in table.cells if c[0] <= x <= c[2] and c[1] <= y <= c[3]), None)
-        lines = chars_to_lines(_within(inside, cell), page_no) if cell else []
+        lines = chars_to_lines(_within(inside, cell), page_no, layout) if cell else []
         if lines:
             last = max(lines, key=lambda ln: ln.bbox[3])
-            if (cell[2] - cell[0]) - (last.bbox[2] - last.bbox[0]) < FULL_LINE_ROOM * (last.font_size or 0):
+            if (cell[2] - cell[0]) - (last.bbox[2] - last.bbox[0]) < room_em * (last.font_size or 0):
                 out.append(j)
     return tuple(out)
 
 
-# a grid of one column is a frame around text (a boxed paragraph or heading), not a table
-MIN_TABLE_COLUMNS = 2
-
-
-def _holds_text_as_a_table(grid: list[list[str | None]], chars: list[Char], page_no: int) -> bool:
+def _holds_text_as_a_table(grid: list[list[str | None]], chars: list[Char], page_no: int,
+                           layout: TextLayoutSettings) -> bool:
     """Does the grid hold text the way a table does: in at least two rows, or in two
     columns of one row that are not one line of text run across the cells? A box around
     one line (a highlight, a boxed heading, a text frame, boxes drawn behind the runs of
@@ -148,7 +141,7 @@ def _holds_text_as_a_table(grid: list[list[str | None]], chars: list[Char], page
     filled = [(i, j) for i, row in enumerate(grid) for j, text in enumerate(row) if text and text.strip()]
     if not filled or len({i for i, _ in filled}) >= 2:
         return True
-    return len({j for _, j in filled}) >= 2 and len(chars_to_lines(chars, page_no)) > 1
+    return len({j for _, j in filled}) >= 2 and len(chars_to_lines(chars, page_no, layout)) > 1
 
 
 def _row_bands(chars: list[Char], tops: list[float]) -> list[tuple[float, list[Char]]]:
@@ -161,12 +154,13 @@ def _row_bands(chars: list[Char], tops: list[float]) -> list[tuple[float, list[C
     return bands
 
 
-def _band_chars(bands: list[tuple[float, list[Char]]], bbox: tuple) -> list[Char]:
+def _band_chars(bands: list[tuple[float, list[Char]]], bbox: tuple, slack: float) -> list[Char]:
+    """The characters of the row bands that reach into ``bbox`` (give or take ``slack`` pt)."""
     top, bottom = bbox[1], bbox[3]
     out: list[Char] = []
     for k, (band_top, chars) in enumerate(bands):
         next_top = bands[k + 1][0] if k + 1 < len(bands) else float("inf")
-        if next_top > top - 0.5 and band_top < bottom + 0.5:
+        if next_top > top - slack and band_top < bottom + slack:
             out += chars
     return out
 
@@ -177,9 +171,9 @@ def _within(chars: list[Char], bbox: tuple) -> list[Char]:
     return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 <= x1 and top <= c.baseline - c.size / 2 <= bottom]
 
 
-def _cell_text(chars: list[Char], bbox: tuple, page_no: int) -> str:
+def _cell_text(chars: list[Char], bbox: tuple, page_no: int, layout: TextLayoutSettings) -> str:
     """The cell's characters as lines of text, one per visual line."""
-    return "\n".join(ln.text for ln in chars_to_lines(_within(chars, bbox), page_no))
+    return "\n".join(ln.text for ln in chars_to_lines(_within(chars, bbox), page_no, layout))
 
 
 def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
@@ -212,11 +206,16 @@ def _fill_spans(table, grid: list[list[str | None]]) -> list[list[str]]:
     return out
 
 
+# share of the text matrix's scale: a ``b`` above it turns text by more than about 3 degrees
+# (sin 3° = 0.052), which no upright line shows; below it is rounding in the producer's matrix
+TURNED_SINE = 0.05
+
+
 def is_turned(a: float, b: float, c: float, d: float) -> bool:
     """Text drawn at an angle (``b`` of its matrix is not 0): a diagonal watermark, a vertical
     stamp. A shear alone (``c``, a slanted italic) is upright text."""
     scale = abs(a * d - b * c) ** 0.5 or 1.0
-    return abs(b) > 0.05 * scale
+    return abs(b) > TURNED_SINE * scale
 
 
 def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None) -> list[Char]:
@@ -318,14 +317,16 @@ def _plumber_ruling_objects(page: pdfplumber.page.Page) -> list[dict]:
             and paints(*facts(o), background)]
 
 
-def _has_rulings(page: pdfplumber.page.Page) -> bool:
-    return len(page.lines) + len(page.rects) >= 4
+def _has_rulings(page: pdfplumber.page.Page, least: int) -> bool:
+    return len(page.lines) + len(page.rects) >= least
 
 
 class PlumberReader:
-    """The reference backend: pdfplumber for text and tables."""
+    """The reference backend: pdfplumber for text and tables (geometry from ``settings``:
+    its ``layout`` and ``tables``; the defaults when not given)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, settings: Settings | None = None):
+        self._layout, self._tables = _geometry(settings)
         self._pdf = _open_plumber(path)
         self.n_pages = len(self._pdf.pages)
 
@@ -334,8 +335,9 @@ class PlumberReader:
             warnings: list[str] = []
             try:
                 turned: list[Char] = []
-                lines = page_lines(_plumber_chars(page, turned), turned, page.page_number, warnings)
-                tables = page_tables(page, warnings) if _has_rulings(page) else []
+                lines = page_lines(_plumber_chars(page, turned), turned, page.page_number, warnings, self._layout)
+                tables = page_tables(page, warnings, layout=self._layout, tables=self._tables) \
+                    if _has_rulings(page, self._tables.min_ruling_objects) else []
                 yield Page(page.page_number, float(page.width), float(page.height), lines, tables, warnings=warnings)
             except Exception as exc:  # one unreadable page must not lose the document
                 yield _unreadable(page.page_number, exc)
@@ -346,9 +348,16 @@ class PlumberReader:
         self._pdf.close()
 
 
+def _geometry(settings: Settings | None) -> tuple[TextLayoutSettings, TableSettings]:
+    return (settings.layout, settings.tables) if settings is not None else (DEFAULT_LAYOUT, DEFAULT_TABLES)
+
+
+A4_PT = (595.0, 842.0)  # the size given to a page that cannot be read: the commonest page
+
+
 def _unreadable(page_no: int, exc: Exception) -> Page:
     reason = f"page {page_no}: not readable, skipped ({type(exc).__name__}: {exc})"[:300]
-    return Page(page_no, 595.0, 842.0, [], [], warnings=[reason])
+    return Page(page_no, *A4_PT, [], [], warnings=[reason])
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -382,9 +391,11 @@ PDFIUM_LOCK = threading.RLock()
 
 
 class PdfiumReader:
-    """Fast backend: pypdfium2 characters; pdfplumber only for pages with ruling lines."""
+    """Fast backend: pypdfium2 characters; pdfplumber only for pages with ruling lines
+    (geometry from ``settings`` as for ``PlumberReader``)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, settings: Settings | None = None):
+        self._layout, self._tables = _geometry(settings)
         self._path = str(path)
         try:
             with PDFIUM_LOCK:
@@ -406,7 +417,8 @@ class PdfiumReader:
             return None, []
         page = self._plumber.pages[index]
         try:
-            return (_plumber_chars(page, turned) if with_chars else None), page_tables(page, warnings)
+            return ((_plumber_chars(page, turned) if with_chars else None),
+                    page_tables(page, warnings, layout=self._layout, tables=self._tables))
         finally:
             page.close()
 
@@ -435,7 +447,7 @@ class PdfiumReader:
                 # every text object gave characters (forms hold objects of their own: look closer)
                 complete = not forms and texts <= len(mapped)
                 fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped)
-                edges = _pdfium_edges(page, height) if paths + forms >= MIN_RULING_OBJECTS else []
+                edges = _pdfium_edges(page, height) if paths + forms >= self._tables.min_ruling_objects else []
             finally:
                 page.close()
         tables: list[PageTable] = []
@@ -453,8 +465,8 @@ class PdfiumReader:
             if uncertain and plumber_chars is not None:
                 chars, turned = plumber_chars, plumber_turned
         elif edges:
-            tables = ruled_tables(edges, chars, index + 1)
-        lines = page_lines(chars, turned, index + 1, warnings)
+            tables = ruled_tables(edges, chars, index + 1, self._layout, self._tables)
+        lines = page_lines(chars, turned, index + 1, warnings, self._layout)
         return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
 
     def _plumber_whole_page(self, index: int) -> Page:
@@ -464,7 +476,7 @@ class PdfiumReader:
         turned: list[Char] = []
         chars, tables = self._plumber_page(index, True, warnings, turned)
         page = self._plumber.pages[index]
-        lines = page_lines(chars or [], turned, index + 1, warnings)
+        lines = page_lines(chars or [], turned, index + 1, warnings, self._layout)
         return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
 
     def _fallback_page(self, index: int, exc: Exception) -> Page:
@@ -475,7 +487,7 @@ class PdfiumReader:
             if chars is None:
                 raise exc
             page = self._plumber.pages[index]
-            lines = page_lines(chars, turned, index + 1, warnings)
+            lines = page_lines(chars, turned, index + 1, warnings, self._layout)
             return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
         except Exception as again:
             return _unreadable(index + 1, again)
@@ -662,20 +674,21 @@ def _pdfium_rgb(obj, getter) -> RGB | None:
     return (r.value / 255, g.value / 255, b.value / 255)
 
 
+# pt: a segment whose ends differ by less than this in y (in x) is a horizontal (vertical)
+# ruling; a slanted stroke is no ruling (pdfplumber makes edges of straight lines only)
+AXIS_SLACK_PT = 0.5
+
+
 def _add_edge(edges: list[dict], a: tuple[float, float], b: tuple[float, float]) -> None:
     (ax, ay), (bx, by) = a, b
-    if abs(ay - by) < 0.5:
+    if abs(ay - by) < AXIS_SLACK_PT:
         x0, x1, top = min(ax, bx), max(ax, bx), (ay + by) / 2
         edges.append({"x0": x0, "x1": x1, "top": top, "bottom": top, "width": x1 - x0, "height": 0.0,
                       "doctop": top, "orientation": "h", "object_type": "line"})
-    elif abs(ax - bx) < 0.5:
+    elif abs(ax - bx) < AXIS_SLACK_PT:
         top, bottom, x0 = min(ay, by), max(ay, by), (ax + bx) / 2
         edges.append({"x0": x0, "x1": x0, "top": top, "bottom": bottom, "width": 0.0, "height": bottom - top,
                       "doctop": top, "orientation": "v", "object_type": "line"})
-
-
-# a page needs at least this many path objects (or forms) to hold rulings worth reading
-MIN_RULING_OBJECTS = 4
 
 
 def _census(page: pdfium.PdfPage) -> tuple[int, int, int]:
@@ -695,15 +708,15 @@ def _census(page: pdfium.PdfPage) -> tuple[int, int, int]:
     return texts, paths, forms
 
 
-def _auto(path: str | Path) -> PdfReader:
+def _auto(path: str | Path, settings: Settings | None = None) -> PdfReader:
     """pypdfium2, or pdfplumber where pdfium cannot open the file (it may still parse)."""
     try:
-        return PdfiumReader(path)
+        return PdfiumReader(path, settings)
     except PdfError as exc:
         if exc.reason == "encrypted":
             raise
         try:
-            return PlumberReader(path)
+            return PlumberReader(path, settings)
         except PdfError:
             raise exc from None
 
@@ -712,10 +725,12 @@ BACKENDS = {"pdfplumber": PlumberReader, "pdfium": PdfiumReader, "auto": _auto}
 
 
 @contextmanager
-def open_pdf(path: str | Path, backend: str = "auto") -> Iterator[PdfReader]:
+def open_pdf(path: str | Path, backend: str = "auto", settings: Settings | None = None) -> Iterator[PdfReader]:
+    """A reader of ``path`` by ``backend``; ``settings``' ``layout`` and ``tables`` shape its
+    lines and tables (the defaults when not given)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown PDF backend {backend!r}; choose from {sorted(BACKENDS)}")
-    reader = BACKENDS[backend](path)
+    reader = BACKENDS[backend](path, settings)
     try:
         yield reader
     finally:

@@ -8,14 +8,12 @@ and ``tests/test_plumber_grid.py`` fails loudly when an upgrade changes them.
 
 from __future__ import annotations
 
+from functools import cache
+
 import pdfplumber.table as ptable
 import pdfplumber.utils as plumber_utils
 
-# pt: edges closer than this are one ruling (pdfplumber's default; a ruling drawn as two
-# overlapping strokes, a cell border shared by two cells)
-SNAP_TOLERANCE_PT = 3
-_SETTINGS = ptable.TableSettings.resolve(
-    {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": SNAP_TOLERANCE_PT})
+from pipeline.settings import DEFAULT_TABLES
 
 Grid = ptable.Table  # .bbox, .cells, .rows[i].cells / .bbox, .columns[j].bbox
 
@@ -24,9 +22,17 @@ def edge_length(edge: dict) -> float:
     return edge["x1"] - edge["x0"] if edge["orientation"] == "h" else edge["bottom"] - edge["top"]
 
 
-def grids(edges: list[dict]) -> list[Grid]:
+@cache
+def _finder_settings(snap_tolerance_pt: float) -> ptable.TableSettings:
+    """pdfplumber's settings for rulings: lines only, edges within ``snap_tolerance_pt`` snapped
+    together (``TableSettings.snap_tolerance_pt``); its other tolerances are its defaults."""
+    return ptable.TableSettings.resolve(
+        {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": snap_tolerance_pt})
+
+
+def grids(edges: list[dict], snap_tolerance_pt: float = DEFAULT_TABLES.snap_tolerance_pt) -> list[Grid]:
     """The cell grids that ``edges`` (pdfplumber's edge dicts, top-left coordinates) rule."""
-    s = _SETTINGS
+    s = _finder_settings(snap_tolerance_pt)
     edges = [e for e in edges if edge_length(e) >= s.edge_min_length_prefilter]
     edges = ptable.merge_edges(edges, s.snap_x_tolerance, s.snap_y_tolerance, s.join_x_tolerance, s.join_y_tolerance)
     edges = [e for e in edges if edge_length(e) >= s.edge_min_length]
