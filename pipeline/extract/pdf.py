@@ -417,8 +417,8 @@ class PdfiumReader:
             return None, []
         page = self._plumber.pages[index]
         try:
-            return ((_plumber_chars(page, turned) if with_chars else None),
-                    page_tables(page, warnings, layout=self._layout, tables=self._tables))
+            chars = _plumber_chars(page, turned) if with_chars else None
+            return chars, page_tables(page, warnings, chars, layout=self._layout, tables=self._tables)
         finally:
             page.close()
 
