@@ -1,6 +1,7 @@
 """The ``gazette`` command line.
 
     gazette ingest raw/samples/ --out output      # parse PDFs / HTML pages / posts into Parquet
+    gazette sql "SELECT count(*) FROM documents"  # DuckDB over the output, a view per dataset
     gazette tables --out output                   # list the tables found
     gazette validate --out output --strict        # 目录 check report; non-zero on problems
     gazette discover https://host/gazette/ --out output     # Prefect flow: fetch new issues
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import sys
 import time
 import uuid
@@ -22,8 +24,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline import PIPELINE_VERSION, __version__
-from pipeline.ingest import Summary, commit_results, discover_inputs
-from pipeline.isolation import Job, run_jobs
+from pipeline.ingest import ResultWriter, Summary, discover_inputs, processed_inputs
+from pipeline.isolation import Job, stream_jobs
 from pipeline.rows import run_table
 from pipeline.settings import Settings
 from pipeline.storage import open_store
@@ -39,7 +41,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Parse inputs into Parquet. Example: gazette ingest raw/samples --out output"""
+    """Parse inputs into Parquet; inputs whose bytes this pipeline version has processed are
+    skipped (--force parses them again). Example: gazette ingest raw/samples --out output"""
     from pipeline.rawstore import RawStore
 
     started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
@@ -47,34 +50,66 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     settings = _settings(args)
     raw = RawStore(args.raw) if args.raw else None
-    jobs = []
+    store = open_store(args.out)
+    done_before = set() if args.force else processed_inputs(store)
+    jobs, skipped = [], 0
     for p in paths:
         if p in missing:
             continue
+        sha = None
         if raw is not None and p.stat().st_size <= settings.max_file_bytes:
-            raw.put_file(p)  # keep the bytes so `gazette reprocess` can re-run without the original
+            sha, _ = raw.put_file(p)  # keep the bytes so `gazette reprocess` can re-run without the original
+        if done_before and (sha or _sha256(p)) in done_before:
+            skipped += 1
+            continue
         jobs.append(Job(p, str(p)))
     summary = Summary()
     for p in missing:
         print(f"error: {p}: no such file", file=sys.stderr)
     bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
-
-    def done(result) -> None:
-        bar.update(1)
-        bar.set_postfix_str(Path(result.source).name[:30])
-
-    results = run_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate, on_result=done)
-    bar.close()
-    for r in results:
-        summary.add(r)
-        for e in r.errors:
-            print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
-    run_id = uuid.uuid4().hex[:12]
-    run = run_table(run_id, "cli-ingest", [str(p) for p in paths], summary.counts(), started, time.perf_counter() - t0)
-    commit_results(open_store(args.out), results, {"runs": {run_id: run}})
+    with store.transaction() as tx:  # results stream into the output's files; one snapshot at the end
+        writer = ResultWriter(tx)
+        for _, result in stream_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate):
+            summary.add(result)
+            writer.add(result)
+            bar.update(1)
+            bar.set_postfix_str(Path(result.source).name[:30])
+        bar.close()
+        run = run_table(uuid.uuid4().hex[:12], "cli-ingest", [str(p) for p in paths], summary.counts(), started,
+                        time.perf_counter() - t0, skipped)
+        tx.log("runs", run)
+    for e in summary.errors:
+        print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
     print(summary.line())
+    if skipped:
+        print(f"skipped {skipped} inputs already processed by pipeline {PIPELINE_VERSION} (--force parses them again)")
     print(f"wrote {args.out} (pipeline {PIPELINE_VERSION})")
     return 1 if summary.errors or missing else 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run DuckDB SQL over the output, every dataset a view under its own name (with the
+    partition columns doc_kind and year). Example: gazette sql 'SELECT year, count(*) FROM documents GROUP BY 1'"""
+    from pipeline.api import open_output
+
+    relation = open_output(args.out).sql(args.query)
+    if relation is None:  # a statement without a result (CREATE, SET, ...)
+        return 0
+    if args.csv:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(relation.fetch_arrow_table(), sys.stdout.buffer)
+    else:
+        relation.show(max_rows=args.max_rows, max_width=10_000)
+    return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
@@ -125,8 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["auto", "pdfplumber", "pdfium"], help="PDF text backend (default auto)")
     p.add_argument("--timeout", type=float, help="per-document time budget in seconds (default 600)")
     p.add_argument("--no-isolate", action="store_true", help="parse in this process (no time budget)")
+    p.add_argument("--force", action="store_true", help="parse inputs this pipeline version has processed already")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sql", help=cmd_sql.__doc__)
+    p.add_argument("query", help="SQL; the datasets are views: documents, sections, tables, table_cells, ...")
+    out_option(p)
+    p.add_argument("--csv", action="store_true", help="every row as CSV instead of a table")
+    p.add_argument("--max-rows", type=int, default=40, help="rows shown in the table (default 40)")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("tables", help=cmd_tables.__doc__)
     out_option(p)
