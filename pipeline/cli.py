@@ -21,8 +21,6 @@ import time
 import uuid
 from pathlib import Path
 
-from tqdm import tqdm
-
 from pipeline import PIPELINE_VERSION, __version__
 from pipeline.ingest import ResultWriter, Summary, discover_inputs, processed_inputs
 from pipeline.isolation import Job, stream_jobs
@@ -66,6 +64,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     summary = Summary()
     for p in missing:
         print(f"error: {p}: no such file", file=sys.stderr)
+    from tqdm import tqdm  # loaded only where it is used: a run with nothing to parse starts faster
+
     bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
     with store.transaction() as tx:  # results stream into the output's files; one snapshot at the end
         writer = ResultWriter(tx)
@@ -106,7 +106,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.csv:
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(relation.fetch_arrow_table(), sys.stdout.buffer)
+        pacsv.write_csv(relation.to_arrow_table(), sys.stdout.buffer)
     else:
         relation.show(max_rows=args.max_rows, max_width=10_000)
     return 0

@@ -19,16 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline import PIPELINE_VERSION, faults
-from pipeline.extract.html import HtmlInputError, extract_html
-from pipeline.extract.post import extract_post
-from pipeline.issue import doc_number_alone, document_part
 from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
-from pipeline.outline import build_sections
-from pipeline.process import InputError, process_pdf, sniff
 from pipeline.rows import error_rows, input_rows, partition_of, result_rows
 from pipeline.settings import Settings, resolve
 from pipeline.storage import ObjectStore, Store, Transaction
-from pipeline.toc import numbering_checks
+
+# The parsing stages (pdfplumber, pypdfium2, lxml, ...) are imported by the functions that
+# parse: a run whose inputs are all stored already never loads them (a third of a second).
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
 
@@ -55,6 +52,8 @@ def failed_result(source: str, sha: str | None, stage: str, error_type: str, mes
 
 def process_source(path: str | Path, source: str | None = None, settings: Settings | None = None, **meta) -> SourceResult:
     """Parse one input file; never raises for a bad input (the error is in the result)."""
+    from pipeline.process import InputError, process_pdf, sniff
+
     settings = resolve(settings)
     source = source or str(path)
     try:
@@ -87,6 +86,12 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
 
 def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
                  http_content_type: str | None = None) -> SourceResult:
+    from pipeline.extract.html import HtmlInputError, extract_html
+    from pipeline.extract.post import extract_post
+    from pipeline.outline import build_sections
+    from pipeline.process import InputError
+    from pipeline.toc import numbering_checks
+
     if len(data) > settings.max_html_bytes:
         raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
     try:
@@ -119,6 +124,7 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
 
 def _gazette_fields(doc: Document) -> None:
     """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
+    from pipeline.issue import doc_number_alone, document_part
 
     head = [b for b in doc.blocks[:12] if b.kind is BlockKind.PARAGRAPH]
     at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)

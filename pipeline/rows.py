@@ -24,7 +24,6 @@ import pyarrow as pa
 from pipeline import PIPELINE_VERSION
 from pipeline.model import ErrorRecord, SourceResult, Table, TocCheck
 from pipeline.schema import DATASETS, UNDATED_YEAR
-from pipeline.toc import CHECKED_LEVELS
 
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 
@@ -96,6 +95,8 @@ def result_tables(result: SourceResult, now: dt.datetime | None = None) -> dict[
 
 def result_rows(result: SourceResult, now: dt.datetime | None = None) -> dict[str, list[dict]]:
     """All unit datasets for one processed input, as rows."""
+    from pipeline.toc import CHECKED_LEVELS  # the parsing stages load only where results are made
+
     now = now or dt.datetime.now(dt.UTC)
     unit = result.unit_id
     docs, sections, tables, cells, toc = [], [], [], [], []
@@ -184,7 +185,7 @@ def per_table_files(result: SourceResult) -> dict[str, pa.Table]:
 
 # --- partitions -----------------------------------------------------------------------------
 
-_YEARS = range(1000, 10000)  # a four-digit year; anything else is a misread date, not a partition
+FIRST_YEAR, LAST_YEAR = 1000, 9999  # a four-digit year; anything else is a misread date, not a partition
 
 
 def partition_of(result: SourceResult) -> str:
@@ -199,7 +200,7 @@ def unit_year(result: SourceResult) -> int:
     years = [_leading_year(d.issue) for d in result.documents]
     for d in result.documents:
         years += [_leading_year(d.signed_date), d.published_at.year if d.published_at else None]
-    return next((y for y in years if y in _YEARS), UNDATED_YEAR)
+    return next((y for y in years if y is not None and FIRST_YEAR <= y <= LAST_YEAR), UNDATED_YEAR)
 
 
 def _leading_year(text: str | None) -> int | None:

@@ -63,8 +63,6 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
@@ -207,17 +205,23 @@ class _Archive:
         return snap.files(name) if snap else []
 
     def read(self, name: str, filter=None, columns: list[str] | None = None) -> pa.Table:
-        """A whole dataset (an empty table of its schema when nothing is there yet)."""
+        """A whole dataset (an empty table of its schema when nothing is there yet); ``filter``: a
+        ``pyarrow.dataset`` expression."""
         files = self.files(name)
-        if not files:
-            empty = DATASETS[name].empty_table()
-            return empty.select(columns) if columns else empty
-        dataset = ds.dataset(files, schema=DATASETS[name], format="parquet", filesystem=self.fs)
-        return dataset.to_table(filter=filter, columns=columns)
+        if filter is not None:
+            import pyarrow.dataset as ds  # imports pandas when it is installed: only when a filter needs it
+
+            return ds.dataset(files, schema=DATASETS[name], format="parquet", filesystem=self.fs).to_table(
+                filter=filter, columns=columns)
+        tables = [pq.ParquetFile(f, filesystem=self.fs).read(columns=columns) for f in files]
+        empty = pa.Table.from_batches([], schema=DATASETS[name])  # (Schema.empty_table imports pandas)
+        return pa.concat_tables([empty.select(columns) if columns else empty, *tables])
 
     def read_table_file(self, doc_id: str, table_id: str) -> pa.Table:
         """One table typed (columns named after its header, numeric where every value is a number),
         from its ``table_cells`` rows."""
+        import pyarrow.dataset as ds
+
         from pipeline.rows import typed_from_cells
 
         match = (ds.field("doc_id") == doc_id) & (ds.field("table_id") == table_id)
@@ -391,7 +395,7 @@ class ObjectStore(_Archive):
             return None
 
     def _write_text(self, rel: str, text: str) -> None:
-        with self.fs.open_output_stream(self._path(rel)) as fh:
+        with _open_output(self.fs, self._path(rel)) as fh:
             fh.write(text.encode("utf-8"))
 
     def snapshot(self) -> Snapshot | None:
@@ -467,6 +471,12 @@ def open_store(location: str | Path) -> Store | ObjectStore:
     if text.startswith("file://"):
         return Store(text[len("file://") :])
     return ObjectStore(text)
+
+
+def _open_output(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
+    """A new file; its folder is made first (fsspec's local filesystem does not make it)."""
+    filesystem.create_dir(str(PurePosixPath(path).parent), recursive=True)
+    return filesystem.open_output_stream(path)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -548,6 +558,9 @@ class _ObjectStage(_StageArea):
 
     def path(self, rel: str) -> str:
         return f"{self.base.rstrip('/')}/{rel}"
+
+    def open(self, rel: str) -> pa.NativeFile:
+        return _open_output(self.fs, self.path(rel))
 
     def discard(self, rels: set[str]) -> None:
         for rel in rels:
@@ -829,6 +842,8 @@ class _Plan:
                     self._drop_keys(name, partition, column, in_partition)
 
     def _drop_keys(self, name: str, partition: str, column: str, keys: set[str]) -> None:
+        import pyarrow.compute as pc
+
         values = pa.array(sorted(keys), pa.string())
         kept = []
         for f in self.files[name].get(partition, []):
