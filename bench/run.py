@@ -8,7 +8,9 @@ Sections (see ``bench/README.md`` for what each metric means and why):
 2. table pages: our table stage vs pdfplumber's ``extract_tables`` on the same pages;
 3. long PDF: pages/s vs bare pdfplumber, peak RSS in a fresh process (and flatness 100 -> 500 pages);
 4. parallel documents: ``run_jobs`` with 2 workers vs 1;
-5. Prefect ``ingest`` flow (in a subprocess): start-up, cold run, warm run, orchestration overhead.
+5. Prefect ``ingest`` flow (in a subprocess): start-up, cold run, warm run, orchestration overhead;
+6. scale: 20,000 generated posts and 200 small gazette issues into one output (``bench/scale.py``):
+   posts/s vs trafilatura, files per partition, reading, commit of one document, no-op re-run, RSS.
 
 Memory and flow measurements run in fresh child processes (``--child``, internal).
 """
@@ -49,6 +51,7 @@ from common import (  # noqa: E402
     vm_hwm_mb,
     vm_rss_mb,
 )
+from scale import bench_scale  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
@@ -64,10 +67,14 @@ class Config:
     baseline_slice: int  # pages of the long PDF that bare pdfplumber reads
     issues: int
     batch_repeats: int
+    scale_posts: int  # section 6: generated posts into one output
+    scale_issues: int  # and small gazette issues into the same output
+    noop_issues: int  # small issues into another output, run twice (cold, then nothing to do)
+    baseline_posts: int  # posts trafilatura extracts (its posts/s is flat in their number)
 
 
-FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2)
-QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1)
+FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2, 20_000, 200, 40, 4_000)
+QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1, 600, 20, 10, 300)
 
 
 def log(msg: str) -> None:
@@ -589,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pages, issues and repeats (smoke run, < 60 s)")
     ap.add_argument("--skip-flows", action="store_true", help="skip section 5 (Prefect)")
-    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect"], action="append",
+    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "scale"], action="append",
                     help="run only this section (repeatable)")
     ap.add_argument("--html-quality", action="store_true", help="also run bench/html_quality.py at the end")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
@@ -606,6 +613,10 @@ def main(argv: list[str] | None = None) -> int:
             child_parallel(rest[0], rest[1:])
         elif mode == "flows":
             child_flows(rest[0], rest[1], rest[2], rest[3:])
+        elif mode == "cli":
+            from scale import child_cli
+
+            child_cli(rest)
         else:
             raise SystemExit(f"unknown child mode {mode}")
         return 0
@@ -622,14 +633,22 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         sample, origin = sample_pdf(tmp)
-        log(f"sample {sample} ({origin}); building {cfg.issues} issues")
-        issues = issue_batch(tmp, cfg.issues)
+        built: list[list[Path]] = []
+
+        def issues() -> list[Path]:  # built once, for the sections that use them
+            if not built:
+                log(f"sample {sample} ({origin}); building {cfg.issues} issues")
+                built.append(issue_batch(tmp, cfg.issues))
+            return built[0]
+
         sections = [("sample", lambda: bench_sample(sample, cfg, details)),
                     ("tables", lambda: bench_tables(sample, cfg, details)),
                     ("long", lambda: bench_long(tmp, cfg, details)),
-                    ("parallel", lambda: bench_parallel(issues, cfg, details))]
+                    ("parallel", lambda: bench_parallel(issues(), cfg, details))]
         if not args.skip_flows:
-            sections.append(("prefect", lambda: bench_flows(issues, tmp, cfg, details)))
+            sections.append(("prefect", lambda: bench_flows(issues(), tmp, cfg, details)))
+        sections.append(("scale", lambda: bench_scale(tmp, cfg.scale_posts, cfg.scale_issues, cfg.noop_issues,
+                                                      cfg.baseline_posts, cfg.short_repeats, details)))
         for name, fn in sections:
             if args.only and name not in args.only:
                 continue

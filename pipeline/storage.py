@@ -5,10 +5,10 @@ Layout of an output directory::
     output/
       documents -> .gazette/current/documents      (one stable link per dataset, logs included)
       sections, tables, table_cells, removed, toc_checks, errors, inputs, runs, fetches
-      .gazette/current -> snapshots/000042          (swapped atomically by each commit)
-      .gazette/snapshots/000042/
-          _manifest.json                            (every file of the snapshot, with rows and bytes)
-          _index/<shard>-<id>.json                  (key -> partition, in INDEX_SHARDS shards)
+      .gazette/current -> trees/a                   (swapped atomically by each commit: a <-> b)
+      .gazette/trees/a/                             (the current snapshot; trees/b: the one before)
+          _manifest.json                            (the snapshot: every file, with rows and bytes)
+          _index/part-<id>-<shard>.json             (key -> partition, in INDEX_SHARDS shards)
           documents/doc_kind=html/year=2023/part-<id>.parquet
           runs/year=2026/part-<id>.parquet
       .gazette/staging/<id>/                        (a transaction's new files until its commit)
@@ -27,19 +27,24 @@ the then-current snapshot and:
    only the files that hold a replaced key, without that key's rows;
 2. adds its new files; compacts a touched partition once it holds more than
    ``COMPACT_AT_FILES`` files under ``TARGET_FILE_BYTES`` (their rows streamed into files of
-   up to that size), so a partition keeps about one file per ``TARGET_FILE_BYTES``;
-3. writes the changed index shards and the manifest, builds the next snapshot folder with a
-   hard link per file (nothing is copied), renames it into place and swaps ``current``.
+   up to that size), and a log's tiny files (``MERGE_TINY_BYTES``: a run's row) at once, so a
+   partition keeps about one file per ``TARGET_FILE_BYTES`` (at most ``COMPACT_AT_FILES`` more);
+3. writes the changed index shards and the manifest, brings the tree ``current`` does not
+   point at (it holds the snapshot before) up to the new snapshot by hard links (nothing is
+   copied) and swaps ``current`` to it.
 
-So a commit costs its new rows, the files that held replaced keys, and one link per file of
-the archive: after compaction about one file per partition, tens for a large archive, not a
-file per document. (A folder per partition shared between snapshots through a symlink would
-save those links, but DuckDB's ``**`` glob does not descend into a symlinked folder.)
+So a commit costs its new rows, the files that held replaced keys, and the links and
+unlinks of the last two commits' files: not a file per document, and not even a link per
+file of the archive. (Why not a folder per partition shared between snapshots through a
+symlink: DuckDB's ``**`` glob does not descend into a symlinked folder.)
 
 **Reading.** A reader opening ``output/<dataset>`` sees one snapshot in every dataset, never a
 mix; a process killed at any moment (during a compaction too) leaves ``current`` on a
-complete snapshot, and the next commit sweeps the debris. The previous snapshot is kept
-(``KEEP_SNAPSHOTS``) so a reader that opened it just before a commit can finish. ``runs`` and
+complete snapshot, and the next commit sweeps the debris. The previous snapshot stays (the
+other tree) until the next commit, so a reader that opened it just before a commit can finish.
+A reader that must not span two snapshots resolves the link once (``open_output``, ``gazette
+sql`` and ``Store.read`` do): a glob walking ``output/<dataset>`` while a commit swaps
+``current`` could list one folder of each. ``runs`` and
 ``fetches`` are append-only logs committed with the run's data: a run's row never shows
 before its data, and they are compacted like the rest.
 
@@ -77,6 +82,11 @@ TARGET_FILE_BYTES = 128 * 1024 * 1024
 # every eight runs (amortised: an eighth of the partition per run), and a reader opens at most
 # this many files more than one per partition.
 COMPACT_AT_FILES = 8
+# A log's files below this are merged with each other on every commit that adds to the log: a
+# run's part (its one runs row, its fetches) joins the year's file at once, for the cost of
+# copying a quarter MB at most. (Data files wait for COMPACT_AT_FILES: merging a partition's
+# small file on every commit would make each commit rewrite other documents' rows.)
+MERGE_TINY_BYTES = 256 * 1024
 # Rows a transaction buffers (as dicts, ~1 KB each) before it writes them as a row group;
 # bounds a long run's memory (~50 MB) and keeps row groups of a useful size.
 FLUSH_ROWS = 50_000
@@ -85,7 +95,7 @@ COPY_ROWS = 100_000
 # Shards of the key -> partition index: a commit rewrites only the shards of the keys it
 # writes (at 100,000 documents ~3,000 keys per shard: a small JSON file).
 INDEX_SHARDS = 64
-KEEP_SNAPSHOTS = 2  # the current snapshot and the one before it, for readers that opened it
+KEEP_SNAPSHOTS = 2  # the current snapshot and the one before it, for readers that opened it (object stores)
 MANIFEST = "_manifest.json"
 INDEX_DIR = "_index"
 LAYOUT = 2  # the manifest's format
@@ -271,12 +281,23 @@ class _Archive:
 
 
 class Store(_Archive):
-    """An output directory on the local filesystem: atomic snapshots behind symlinks."""
+    """An output directory on the local filesystem: two trees of hard links behind one symlink.
+
+    ``.gazette/current`` points at ``trees/a`` or ``trees/b``; a commit brings the other tree to
+    the new snapshot and swaps the link. That tree holds the snapshot before the current one,
+    so bringing it up to date means applying the last two commits' changes (links made and
+    removed, a folder for a new partition), not rebuilding every folder: a commit's cost does
+    not grow with the partitions it leaves alone. A reader of the current tree is never
+    disturbed; one still reading the tree before it has until the next commit (the old layout's
+    pruning of the snapshot before the previous one gave the same). A tree being brought up to
+    date has no ``_manifest.json``: a commit killed meanwhile leaves it so, and the next commit
+    rebuilds it from a walk of its folders.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.meta = self.root / ".gazette"
-        self.snapshots = self.meta / "snapshots"
+        self.trees = self.meta / "trees"
         self.fs = pafs.LocalFileSystem()
 
     def __repr__(self) -> str:
@@ -313,31 +334,51 @@ class Store(_Archive):
         return _LocalStage(self.meta / "staging")
 
     def _publish(self, old: Snapshot | None, new: Manifest, stage: _StageArea, new_paths: set[str]) -> None:
-        self.snapshots.mkdir(parents=True, exist_ok=True)
         self._sweep()
-        tmp = self.snapshots / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        made = {tmp}
+        current = self.current()
+        tree = self.trees / ("b" if current is not None and current.name == "a" else "a")
+        held = self._held(tree)
+        (tree / MANIFEST).unlink(missing_ok=True)  # from here until its new manifest, the tree is half-made
+        wanted = new.paths()
+        folders = {PurePosixPath(rel).parent for rel in wanted}
+        for rel in held - wanted:
+            (tree / rel).unlink(missing_ok=True)
+            if PurePosixPath(rel).parent not in folders:  # a partition folder left empty goes too
+                with contextlib.suppress(OSError):
+                    (tree / rel).parent.rmdir()
+        made: set[Path] = set()
         for name in DATASETS:  # every dataset folder exists, so no public link dangles
-            (tmp / name).mkdir()
-            made.add(tmp / name)
-        for rel in sorted(new.paths()):
-            target = tmp / rel
+            if not (tree / name).is_dir():
+                (tree / name).mkdir(parents=True)
+        for rel in sorted(wanted - held):
+            target = tree / rel
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                made.update([target.parent, *target.parent.parents])
-            source = stage.path(rel) if rel in new_paths else old.path(rel)
-            os.link(source, target)  # a new name for the same bytes: nothing is copied
-        (tmp / MANIFEST).write_text(new.to_json(), encoding="utf-8")
-        _fsync_dir(tmp)
-        final = self.snapshots / f"{new.number:06d}"
-        os.rename(tmp, final)
+                made.add(target.parent)
+            os.link(stage.path(rel) if rel in new_paths else old.path(rel), target)  # no bytes copied
+        manifest_tmp = tree / f".{MANIFEST}.tmp"
+        manifest_tmp.write_text(new.to_json(), encoding="utf-8")
+        os.replace(manifest_tmp, tree / MANIFEST)
+        _fsync_dir(tree)
         link_tmp = self.meta / f".current-{uuid.uuid4().hex}"
-        os.symlink(Path("snapshots") / final.name, link_tmp)
+        os.symlink(Path("trees") / tree.name, link_tmp)
         os.replace(link_tmp, self.meta / "current")
         _fsync_dir(self.meta)
         self._ensure_links()
-        self._prune()
+
+    def _held(self, tree: Path) -> set[str]:
+        """The files a tree holds: its manifest's, or (half-made by a killed commit) a walk's."""
+        try:
+            return Manifest.from_json((tree / MANIFEST).read_text(encoding="utf-8")).paths()
+        except FileNotFoundError:
+            pass
+        held = set()
+        for folder, _, names in os.walk(tree):
+            for name in names:
+                rel = (Path(folder) / name).relative_to(tree).as_posix()
+                if "/" in rel:  # data and index files; not a manifest left half-written
+                    held.add(rel)
+        return held
 
     def _ensure_links(self) -> None:
         for name in DATASETS:
@@ -352,16 +393,9 @@ class Store(_Archive):
 
     def _sweep(self) -> None:
         """Remove what killed commits and transactions left behind."""
-        for p in self.snapshots.glob(".tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
         for p in self.meta.glob(".current-*"):
             p.unlink(missing_ok=True)
         _LocalStage.sweep(self.meta / "staging")
-
-    def _prune(self) -> None:
-        snaps = sorted(p for p in self.snapshots.iterdir() if p.name.isdigit())
-        for p in snaps[:-KEEP_SNAPSHOTS]:
-            shutil.rmtree(p, ignore_errors=True)
 
 
 class ObjectStore(_Archive):
@@ -526,11 +560,7 @@ class _LocalStage(_StageArea):
         self.fs = pafs.LocalFileSystem()
 
     def path(self, rel: str) -> str:
-        return str(self.root / rel)
-
-    def open(self, rel: str) -> pa.NativeFile:
-        (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-        return super().open(rel)
+        return str(self.root / rel.replace("/", "#"))  # one flat folder: no folders to make and remove
 
     def discard(self, rels: set[str]) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -848,7 +878,7 @@ class _Plan:
         kept = []
         for f in self.files[name].get(partition, []):
             path = self._source(f)
-            column_values = pq.read_table(path, columns=[column], filesystem=self.fs).column(column)
+            column_values = pq.ParquetFile(path, filesystem=self.fs).read(columns=[column]).column(column)
             if not pc.any(pc.is_in(column_values, value_set=values)).as_py():
                 kept.append(f)
                 continue
@@ -871,19 +901,23 @@ class _Plan:
             self.changed = True
 
     def compact(self, every_partition: bool = False) -> None:
-        """Merge a partition's small files once there are more than ``COMPACT_AT_FILES``."""
+        """Merge a touched partition's small files once there are more than ``COMPACT_AT_FILES`` (a
+        log's tiny ones, ``MERGE_TINY_BYTES``, as soon as there are two); every partition's small
+        files with ``every_partition``."""
         where = [(n, p) for n, parts in self.files.items() for p in parts] if every_partition else sorted(self.touched)
         for name, partition in where:
             entries = self.files[name].get(partition, [])
             small = [f for f in entries if f.bytes < TARGET_FILE_BYTES]
-            if len(small) <= (1 if every_partition else COMPACT_AT_FILES):
+            if not every_partition and len(small) <= COMPACT_AT_FILES:
+                small = [f for f in small if f.bytes < MERGE_TINY_BYTES] if name in LOG_DATASETS else []
+            if len(small) <= 1:
                 continue
             merged = []
             for group in _groups(small):
                 sources = [self._source(f) for f in group]
                 merged.append(_copy_rows(self.stage, sources, name, partition, None, source_fs=self.fs))
                 faults.check("compact", f"{name}/{partition}")  # tests kill a commit here, mid-compaction
-            self.files[name][partition] = [f for f in entries if f.bytes >= TARGET_FILE_BYTES] + merged
+            self.files[name][partition] = [f for f in entries if f not in small] + merged
             self.new_paths.update(e.path for e in merged)
             self.changed = True
 

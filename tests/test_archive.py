@@ -85,7 +85,7 @@ with Store(sys.argv[1]).transaction() as tx:
 def test_sigkill_during_compaction_leaves_the_previous_snapshot(tmp_path):
     out = tmp_path / "out"
     store = Store(out)
-    for i in range(COMPACT_AT_FILES):
+    for i in range(COMPACT_AT_FILES):  # small files: one more starts a compaction
         with store.transaction() as tx:
             tx.put("unit_id", f"u{i}", "doc_kind=pdf/year=2021", {"documents": [{"unit_id": f"u{i}", "doc_id": f"u{i}-01"}]})
     before, files = store.snapshot().manifest.number, _files(out)

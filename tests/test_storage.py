@@ -111,7 +111,7 @@ def test_files_carry_the_schema_version_and_descriptions_and_a_mismatch_is_refus
 
 
 def test_an_output_of_the_layout_before_partitions_is_refused(tmp_path):
-    old = tmp_path / ".gazette" / "snapshots" / "000001"
+    old = tmp_path / ".gazette" / "snapshots" / "000001"  # the layout of SCHEMA_VERSION 1
     (old / "documents").mkdir(parents=True)
     (old / "_meta.json").write_text('{"schema_version": "1", "snapshot": 1}')
     os.symlink(Path("snapshots", "000001"), tmp_path / ".gazette" / "current")
@@ -129,15 +129,25 @@ def test_unsafe_partitions_and_unknown_keys_are_refused(tmp_path):
             tx.put("unit_id", "x", P21, {"inputs": [{"source": "x"}]})
 
 
-def test_old_snapshots_are_pruned_and_debris_swept(tmp_path):
+def _tree_rows(tree: Path) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in (tree / "documents").rglob("*.parquet"))
+
+
+def test_the_other_tree_keeps_the_previous_snapshot_and_a_half_made_one_is_rebuilt(tmp_path):
     store = Store(tmp_path)
     for i in range(5):
         put(store, f"u{i}", documents=docs(f"u{i}", 1))
-    (store.snapshots / ".tmp-dead").mkdir()
+    current = store.current()
+    other = store.trees / ("a" if current.name == "b" else "b")
+    assert json.loads((other / "_manifest.json").read_text())["snapshot"] == 4  # the one before
+    assert (_tree_rows(current), _tree_rows(other)) == (5, 4)
+    # a commit killed while it brought the other tree up to date: no manifest, a stray link
+    (other / "_manifest.json").unlink()
+    os.link(next((current / "documents").rglob("*.parquet")), other / "documents" / "stray.parquet")
+    os.symlink("trees/x", store.meta / ".current-dead")
     put(store, "u9", documents=docs("u9", 1))
-    names = sorted(p.name for p in store.snapshots.iterdir())
-    assert names == ["000005", "000006"]
-    assert store.read("documents").num_rows == 6
+    assert store.current() == other and _tree_rows(other) == 6 and store.read("documents").num_rows == 6
+    assert not (other / "documents" / "stray.parquet").exists() and not list(store.meta.glob(".current-*"))
 
 
 def test_small_files_are_compacted_once_they_accumulate(tmp_path):
@@ -188,7 +198,7 @@ def test_sigkill_during_commit_leaves_previous_snapshot_readable(tmp_path):
                    for u in units)
     put(store, "after", documents=docs("after", 1))
     assert {"base", "after"} <= _consistent(tmp_path)
-    assert not list(store.snapshots.glob(".tmp-*"))
+    assert _tree_rows(store.current()) == store.read("documents").num_rows  # no half-made tree behind the link
     assert [p.name for p in (store.meta / "staging").iterdir()] == []  # the killed writers' files are swept
 
 
