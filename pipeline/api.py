@@ -64,7 +64,7 @@ class Output:
                 files = self.snapshot.files(name) if self.snapshot else []
                 if files and isinstance(self.store, Store):  # DuckDB's own reader, on the exact files
                     con.sql(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_list(files)}, "
-                            "hive_partitioning = true, union_by_name = true)")
+                            "hive_partitioning = true)")
                 else:  # an object store through its filesystem, or an empty dataset
                     con.register(name, self.dataset(name))
             self._con = con

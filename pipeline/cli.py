@@ -75,6 +75,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix_str(Path(result.source).name[:30])
         bar.close()
+        tx.flush()  # every row is converted now: an input whose rows the schema refuses is known
+        summary.errors += writer.refused
         run = run_table(uuid.uuid4().hex[:12], "cli-ingest", [str(p) for p in paths], summary.counts(), started,
                         time.perf_counter() - t0, skipped)
         tx.log("runs", run)

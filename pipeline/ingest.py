@@ -171,6 +171,7 @@ class ResultWriter:
         # unit -> (source, raw_sha256, the transaction's flush count when added), until its rows are written
         self._unwritten: dict[str, tuple[str, str, int]] = {}
         self._flushes_seen = 0
+        self.refused: list[ErrorRecord] = []  # inputs whose rows the schema refused (each has an errors row)
 
     def add(self, r: SourceResult) -> None:
         if r.kind != "error":
@@ -195,7 +196,9 @@ class ResultWriter:
         found = self._unwritten.pop(key, None) if column == "unit_id" else None
         if found is not None:
             source, sha, _ = found
-            self._put_source(failed_result(source, sha, "write", "rows_refused", message))
+            failed = failed_result(source, sha, "write", "rows_refused", message)
+            self.refused += failed.errors
+            self._put_source(failed)
 
 
 def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], extra: dict | None = None) -> None:

@@ -94,7 +94,7 @@ def _died(source: str, how: str) -> SourceResult:
 
 # A worker handles documents one after the other until one of these ends it (the next document
 # then goes to a new worker, forked in a few ms): a slow leak in a parsing library stays bounded.
-MAX_DOCS_PER_WORKER = 500
+MAX_DOCS_PER_WORKER = 2000
 # A worker that holds more than this after a document (a large PDF's caches, a heap left
 # fragmented) exits after replying, so the memory goes back to the system.
 RETIRE_RSS_MB = 1024
@@ -295,6 +295,18 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _import_the_parsers() -> None:
+    """The parsing stages, imported here once: ``pipeline.ingest`` imports them where it parses
+    (a run with nothing to parse never loads them), so a worker forked before this would import
+    them itself, a quarter second per worker."""
+    import pipeline.extract.html
+    import pipeline.extract.post
+    import pipeline.issue
+    import pipeline.outline
+    import pipeline.process
+    import pipeline.toc  # noqa: F401
+
+
 def serve(parent: int) -> None:
     """Entry point of the service process (``python -m pipeline.isolation PARENT_PID``).
 
@@ -304,6 +316,7 @@ def serve(parent: int) -> None:
     """
     if os.getppid() != parent:  # the parent died while this process started
         return
+    _import_the_parsers()
     gc.freeze()  # children then leave the imported objects' pages shared (no copy-on-write from GC)
     replies = os.dup(1)
     os.dup2(2, 1)  # a stray print() from a library must not corrupt the reply stream

@@ -90,6 +90,12 @@ MERGE_TINY_BYTES = 256 * 1024
 # Rows a transaction buffers (as dicts, ~1 KB each) before it writes them as a row group;
 # bounds a long run's memory (~50 MB) and keeps row groups of a useful size.
 FLUSH_ROWS = 50_000
+# A row group is written once this many rows or bytes (Arrow, in memory) of one dataset and
+# partition gather: a row group of a few hundred rows makes reading many times slower.
+ROW_GROUP_ROWS = 200_000
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+# Arrow rows a transaction holds before it writes its largest row groups early (memory bound).
+PENDING_BYTES = 64 * 1024 * 1024
 # Rows per row group when compaction or a rewrite copies files (bounded memory per copy).
 COPY_ROWS = 100_000
 # Shards of the key -> partition index: a commit rewrites only the shards of the keys it
@@ -640,26 +646,45 @@ class _StagedFile:
 
 
 class _Staged:
-    """The files a transaction writes for one dataset and partition, rows numbered across them."""
+    """The files a transaction writes for one dataset and partition, rows numbered across them.
+
+    Rows gather (as Arrow, compact) until a row group's worth (``ROW_GROUP_ROWS``,
+    ``ROW_GROUP_BYTES``) or the commit: a run of many small documents still gives row groups of
+    a useful size, which is what makes a partitioned dataset as quick to read as one file.
+    """
 
     def __init__(self, stage: _StageArea, name: str, partition: str) -> None:
         self.stage, self.name, self.partition = stage, name, partition
         self.files: list[_StagedFile] = []
-        self.total = 0
+        self.total = 0  # rows staged, written or pending
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.pending_bytes = 0
         self.dead: list[tuple[int, int]] = []  # row ranges a later write of their key replaced
 
-    def write(self, table: pa.Table) -> int:
-        """Append rows; returns the number of the first."""
+    def append(self, table: pa.Table) -> int:
+        """Stage rows; returns the number of the first."""
+        start, self.total = self.total, self.total + table.num_rows
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        self.pending_bytes += table.nbytes
+        if self.pending_rows >= ROW_GROUP_ROWS or self.pending_bytes >= ROW_GROUP_BYTES:
+            self.write_pending()
+        return start
+
+    def write_pending(self) -> None:
+        """The pending rows as one row group (in a new file once the last reached its size)."""
+        if not self.pending:
+            return
         if not self.files or self.files[-1].sink.tell() >= TARGET_FILE_BYTES:
             self.close_last()
             rel = _new_name(f"{self.name}/{self.partition}")
             sink = self.stage.open(rel)
             writer = pq.ParquetWriter(sink, with_version(DATASETS[self.name]), compression="zstd")
-            self.files.append(_StagedFile(rel, self.total, sink, writer))
-        self.files[-1].writer.write_table(table)
-        self.files[-1].rows += table.num_rows
-        start, self.total = self.total, self.total + table.num_rows
-        return start
+            self.files.append(_StagedFile(rel, self.total - self.pending_rows, sink, writer))
+        self.files[-1].writer.write_table(pa.concat_tables(self.pending), row_group_size=self.pending_rows)
+        self.files[-1].rows += self.pending_rows
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
 
     def close_last(self) -> None:
         last = self.files[-1] if self.files else None
@@ -670,6 +695,7 @@ class _Staged:
             last.writer = None
 
     def close(self) -> list[FileEntry]:
+        self.write_pending()
         self.close_last()
         entries = []
         for f in self.files:
@@ -780,7 +806,7 @@ class Transaction:
             if not table.num_rows:
                 continue
             staged = self._staged.get(where) or self._staged.setdefault(where, _Staged(self.stage, *where))
-            first = staged.write(table)
+            first = staged.append(table)
             offset = 0
             for segment in self._buffers[where].segments:
                 if segment.live:
@@ -789,10 +815,21 @@ class Transaction:
                     offset += n
         self._buffers, self._in_buffer, self._buffered = {}, {}, 0
         self.flushes += 1
+        self._bound_pending()
         for (column, key), message in bad.items():
             self.rejected.append((column, key, message))
             if self.on_reject:
                 self.on_reject(column, key, message)
+
+    def _bound_pending(self) -> None:
+        """Write the largest pending row groups while the pending rows exceed ``PENDING_BYTES``."""
+        staged = sorted(self._staged.values(), key=lambda s: s.pending_bytes, reverse=True)
+        pending = sum(s.pending_bytes for s in staged)
+        for s in staged:
+            if pending <= PENDING_BYTES:
+                return
+            pending -= s.pending_bytes
+            s.write_pending()
 
     def commit(self) -> Manifest | None:
         """Publish everything as one snapshot (none when nothing changed)."""
@@ -927,11 +964,10 @@ class _Plan:
             by_shard.setdefault(_shard(column, key), []).append((column, key, partition))
         for number, changes in by_shard.items():
             shard = self.shard(number)
-            before = json.dumps(shard, sort_keys=True)
+            if all(shard.get(column, {}).get(key) == partition for column, key, partition in changes):
+                continue  # every key stays where it was
             for column, key, partition in changes:
                 shard.setdefault(column, {})[key] = partition
-            if json.dumps(shard, sort_keys=True) == before:
-                continue
             rel = _new_name(INDEX_DIR, f"-{number:02d}.json")
             with self.stage.open(rel) as fh:
                 fh.write(json.dumps(shard, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

@@ -84,16 +84,22 @@ def test_rows_the_schema_refuses_fail_their_key_only(tmp_path):
         ("u1-01", "old"), ("u2-01", "t")]  # u1 keeps its old rows
 
 
-def test_a_long_transaction_writes_row_groups_as_it_goes(tmp_path):
-    store = Store(tmp_path)
-    n = FLUSH_ROWS // 100 + 10  # 100 section rows per unit: the buffer is written once on the way
-    with store.transaction() as tx:
-        for i in range(n):
-            tx.put("unit_id", f"u{i}", P21, {"sections": sections(f"u{i}", 100)})
-        assert tx.flushes == 1
-    [path] = store.files("sections")
-    meta = pq.ParquetFile(path).metadata
-    assert meta.num_row_groups == 2 and meta.num_rows == 100 * n
+def test_a_long_transaction_converts_rows_as_it_goes_and_writes_whole_row_groups(tmp_path, monkeypatch):
+    n = FLUSH_ROWS // 100 + 10  # 100 section rows per unit: the buffered rows are converted once on the way
+
+    def run(out: Path) -> list[int]:
+        store = Store(out)
+        with store.transaction() as tx:
+            for i in range(n):
+                tx.put("unit_id", f"u{i}", P21, {"sections": sections(f"u{i}", 100)})
+            assert tx.flushes == 1
+        [path] = store.files("sections")
+        meta = pq.ParquetFile(path).metadata
+        return [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+
+    assert run(tmp_path / "a") == [100 * n]  # one row group, not one per conversion
+    monkeypatch.setattr("pipeline.storage.ROW_GROUP_ROWS", FLUSH_ROWS // 2)
+    assert run(tmp_path / "b") == [FLUSH_ROWS, 100 * n - FLUSH_ROWS]  # a row group's worth is written at once
 
 
 def test_files_carry_the_schema_version_and_descriptions_and_a_mismatch_is_refused(tmp_path):
