@@ -17,7 +17,7 @@ in every process: under the ``gazette`` script or pytest that costs an import of
 entry point.
 
 Protocol (pipes, little-endian): a request is ``u64 length`` + pickle of ``(job_id, path,
-source, settings, meta)``; a reply is ``u64 job_id`` + ``u64 length`` + the pickled
+source, settings, meta, max_workers)``; a reply is ``u64 job_id`` + ``u64 length`` + the pickled
 ``SourceResult``. Job 0 is the service's "ready" reply. Closing its stdin stops the service
 and its workers. Between the service and a worker: the same request frame, and a reply of
 ``u64 job_id`` + ``u64 length`` + ``u8 retiring`` + the pickled result.
@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import gc
 import itertools
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -42,6 +43,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -100,6 +102,10 @@ MAX_DOCS_PER_WORKER = 2000
 RETIRE_RSS_MB = 1024
 # An idle worker beyond this goes away (a burst of parallel callers leaves no crowd behind).
 WORKER_IDLE_S = 30.0
+# Documents ``stream_jobs`` keeps in flight per worker: a worker's next document waits in its pipe
+# and starts as soon as the last one's result is written, not after the result's round trip
+# through the caller (a small page parses in a few ms; the round trip is a good part of that).
+IN_FLIGHT_PER_WORKER = 2
 
 
 @dataclass
@@ -107,7 +113,9 @@ class _Running:
     job_id: int
     source: str
     settings: Settings
-    deadline: float
+    frame: bytes  # the request, as the worker reads it
+    max_workers: int | None  # the caller's limit on workers (None: a worker per concurrent document)
+    deadline: float = math.inf  # set when its worker starts it
 
 
 @dataclass
@@ -118,15 +126,17 @@ class _Worker:
     requests: int  # the service writes requests here
     replies: int  # and reads the replies here
     memory_mb: int  # the cap it was started with (RLIMIT_AS is per process)
-    job: _Running | None = None
+    job: _Running | None = None  # the document it parses
+    next: _Running | None = None  # the one waiting in its pipe: it starts as soon as the job's reply is written
     buffer: bytearray = field(default_factory=bytearray)
     retiring: bool = False  # it said it exits after its reply: no more documents for it
     idle_since: float = field(default_factory=time.monotonic)
 
 
 class _Server:
-    """Single-threaded: hands each request to an idle worker (forking one when none is free),
-    relays its pickled result, and kills a worker whose document passes its deadline."""
+    """Single-threaded: hands each request to a worker (an idle one, a new one while the caller's
+    ``max_workers`` allows, else as the next document of a busy one), relays its pickled result,
+    and kills a worker whose document passes its deadline."""
 
     def __init__(self, requests: int, replies: int) -> None:
         self.requests, self.replies = requests, replies
@@ -134,6 +144,7 @@ class _Server:
         self.selector.register(requests, selectors.EVENT_READ)
         self.buffer = bytearray()
         self.workers: dict[int, _Worker] = {}  # by pid
+        self.queue: deque[_Running] = deque()  # requests no worker can take yet
 
     def serve(self) -> None:
         self.reply(0, b"")  # ready
@@ -163,25 +174,47 @@ class _Server:
                 return
             frame = bytes(self.buffer[_LEN.size:_LEN.size + size])
             del self.buffer[:_LEN.size + size]
-            job_id, _, source, settings, _ = pickle.loads(frame)
-            self.dispatch(_Running(job_id, source, settings, time.monotonic() + settings.doc_timeout_s), frame)
+            job_id, _, source, settings, _, max_workers = pickle.loads(frame)
+            self.queue.append(_Running(job_id, source, settings, frame, max_workers))
+        self.assign()
 
-    def dispatch(self, run: _Running, frame: bytes) -> None:
-        """Send a request to an idle worker with the document's memory cap, else to a new one."""
-        idle = [w for w in self.workers.values()
-                if w.job is None and not w.retiring and w.memory_mb == run.settings.max_memory_mb]
-        for worker in [*idle, None]:
+    def assign(self) -> None:
+        """Hand the waiting requests to workers, in order, while some worker can take one."""
+        while self.queue:
+            run = self.queue[0]
             try:
-                worker = worker or self.fork(run.settings)
-                _write_all(worker.requests, _LEN.pack(len(frame)) + frame)
-            except OSError as exc:  # it died while idle (its end will be read), or no process could start
-                if worker is None:
-                    self.reply(run.job_id, _died(run.source, f"could not start ({exc})"))
-                    return
-                worker.retiring = True
+                worker = self.worker_for(run)
+            except OSError as exc:  # no process could start: the document fails, the service goes on
+                self.queue.popleft()
+                self.reply(run.job_id, _died(run.source, f"could not start ({exc})"))
                 continue
-            worker.job = run
-            return
+            if worker is None:
+                return  # every worker the caller allows is busy and has its next document
+            self.queue.popleft()
+            try:
+                _write_all(worker.requests, _LEN.pack(len(run.frame)) + run.frame)
+            except OSError:  # it died while idle: its end will be read; the request waits for another
+                worker.retiring = True
+                self.queue.appendleft(run)
+                continue
+            if worker.job is None:
+                self.start(worker, run)
+            else:
+                worker.next = run
+
+    def worker_for(self, run: _Running) -> _Worker | None:
+        usable = [w for w in self.workers.values() if not w.retiring and w.memory_mb == run.settings.max_memory_mb]
+        idle = next((w for w in usable if w.job is None), None)
+        if idle is not None:
+            return idle
+        if run.max_workers is None or len(usable) < run.max_workers:
+            return self.fork(run.settings)
+        return next((w for w in usable if w.next is None), None)
+
+    @staticmethod
+    def start(worker: _Worker, run: _Running) -> None:
+        worker.job = run
+        run.deadline = time.monotonic() + run.settings.doc_timeout_s
 
     def fork(self, settings: Settings) -> _Worker:
         from_service, to_worker = os.pipe()  # (read end, write end): requests
@@ -217,19 +250,28 @@ class _Server:
             status = self.reap(worker)
             if worker.job is not None:
                 self.reply(worker.job.job_id, _died(worker.job.source, _exit_text(status)))
+            self.assign()
             return
         worker.buffer += data
         while len(worker.buffer) >= _WORKER_REPLY.size:
             job_id, size, retiring = _WORKER_REPLY.unpack_from(worker.buffer)
             end = _WORKER_REPLY.size + size
             if len(worker.buffer) < end:
-                return
+                break
             payload = bytes(worker.buffer[_WORKER_REPLY.size:end])
             del worker.buffer[:end]
-            worker.job, worker.retiring, worker.idle_since = None, worker.retiring or retiring, time.monotonic()
             self.reply(job_id, payload)
+            worker.job, worker.next = None, worker.next
+            worker.retiring = worker.retiring or retiring
+            if worker.next is not None and not worker.retiring:
+                self.start(worker, worker.next)  # it reads its next document as soon as the reply is out
+            elif worker.next is not None:  # it exits without reading it
+                self.queue.appendleft(worker.next)
+            worker.next, worker.idle_since = None, time.monotonic()
+        self.assign()
 
     def reap(self, worker: _Worker, kill: bool = False) -> int:
+        """Forget a worker that exited (or kill it); its next document, never started, waits for another."""
         if kill:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
@@ -238,6 +280,9 @@ class _Server:
             if fd >= 0:
                 os.close(fd)
         del self.workers[worker.pid]
+        if worker.next is not None:
+            self.queue.appendleft(worker.next)
+            worker.next = None
         _, status = os.waitpid(worker.pid, 0)
         return status
 
@@ -246,6 +291,7 @@ class _Server:
         for worker in [w for w in self.workers.values() if w.job is not None and w.job.deadline <= now]:
             self.reap(worker, kill=True)  # the rest of its stream goes to another worker
             self.reply(worker.job.job_id, _timed_out(worker.job.source, worker.job.settings))
+        self.assign()
 
     def close_idle_workers(self) -> None:
         now = time.monotonic()
@@ -274,7 +320,7 @@ def _work(requests: int, replies: int) -> None:
         if len(header) < _LEN.size:
             return
         (size,) = _LEN.unpack(header)
-        job_id, path, source_name, settings, meta = pickle.loads(source.read(size))
+        job_id, path, source_name, settings, meta, _ = pickle.loads(source.read(size))
         result = _for_storage(process_source(path, source_name, settings, **meta))
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         retiring = (done >= MAX_DOCS_PER_WORKER or psutil.Process().memory_info().rss > RETIRE_RSS_MB * 1024 * 1024
@@ -424,10 +470,13 @@ class ParseService:
                 self._conn = _Connection()
             return self._conn
 
-    def submit(self, path: str | Path, source: str, settings: Settings | None = None, meta: dict | None = None) -> Future:
+    def submit(self, path: str | Path, source: str, settings: Settings | None = None, meta: dict | None = None,
+               max_workers: int | None = None) -> Future:
+        """A document to parse; ``max_workers``: at most so many worker processes for this caller
+        (more documents in flight wait as a worker's next); None: a worker per document in flight."""
         settings = resolve(settings)
         job_id, future = next(self._ids), Future()
-        request = (job_id, str(path), source, settings, meta or {})
+        request = (job_id, str(path), source, settings, meta or {}, max_workers)
         for attempt in (1, 2):  # a service that died since the last job is restarted once
             try:
                 self._connection().send(job_id, request, future, source)
@@ -478,10 +527,10 @@ def stream_jobs(jobs: Iterable[Job], settings: Settings, workers: int = 1,
 
     def submit_next() -> None:
         for i, job in queue:
-            running[_SERVICE.submit(job.path, job.source, settings, job.meta)] = i
+            running[_SERVICE.submit(job.path, job.source, settings, job.meta, max_workers=workers)] = i
             return
 
-    for _ in range(max(1, workers)):
+    for _ in range(max(1, workers) * IN_FLIGHT_PER_WORKER):
         submit_next()
     while running:  # the service stops each document at its time budget
         done, _ = wait(running, return_when=FIRST_COMPLETED)
