@@ -179,21 +179,25 @@ def bench_scale(tmp: Path, n_posts: int, n_issues: int, n_noop_issues: int, n_ba
     more = generate_posts(work / "more", repeats + 1, first=n_posts)  # posts the archive does not hold
     out = work / "out"
 
-    log(f"   trafilatura.extract on {min(n_baseline, n_posts)} of the posts, {WORKERS} processes")
-    traf = trafilatura_pages_per_s(pages[:n_baseline])
+    log(f"   trafilatura.extract on {min(n_baseline, n_posts)} of the posts, {WORKERS} processes (before and after)")
+    traf_before = trafilatura_pages_per_s(pages[:n_baseline])
     log(f"   gazette ingest: {n_posts} posts, then {n_issues} issues, into one output")
     posts_s, posts_rss, _ = ingest(str(work / "posts" / "pages"), "--out", str(out))
+    traf = max(traf_before, trafilatura_pages_per_s(pages[:n_baseline]))  # its best window: the stricter ratio
     issues_s, issues_rss, _ = ingest(str(work / "issues"), "--out", str(out))
     log("   no-op re-run over everything")
     noop_s, noop_rss, noop_out = ingest(str(work / "posts" / "pages"), str(work / "issues"), "--out", str(out))
     if f"skipped {n_posts + n_issues} inputs" not in noop_out:
         raise RuntimeError(f"the no-op run did not skip every input:\n{noop_out}")
-    log(f"   {n_noop_issues} issues into a new output, then again")
+    log(f"   {n_noop_issues} issues into a new output, then again (and the command with no inputs), 3 times")
     out40 = work / "out40"
     cold40_s, _, _ = ingest(str(work / "issues40"), "--out", str(out40))
-    noop40_s, _, _ = ingest(str(work / "issues40"), "--out", str(out40))
     (work / "nothing").mkdir()
-    fixed_s, _, _ = ingest(str(work / "nothing"), "--out", str(out40))  # the command's fixed cost
+    noop40, fixed = [], []
+    for _ in range(3):  # alternating, best of each: about a second each, where the machine's drift shows
+        noop40.append(ingest(str(work / "issues40"), "--out", str(out40))[0])
+        fixed.append(ingest(str(work / "nothing"), "--out", str(out40))[0])  # the command's fixed cost
+    noop40_s, fixed_s = min(noop40), min(fixed)
     log("   files, reading, commit of one document")
     files, worst = files_per_partition(out)
     archive_read, one_read, n_docs = read_documents(out, work, repeats)
@@ -207,7 +211,7 @@ def bench_scale(tmp: Path, n_posts: int, n_issues: int, n_noop_issues: int, n_ba
                     "issues40_noop": noop40_s, "command_with_no_inputs": fixed_s, "read_archive": archive_read, "read_one_file": one_read,
                     "commit_archive": commit_archive, "commit_empty": commit_empty,
                     "cli_one_archive": cli_one_archive, "cli_one_empty": cli_one_empty},
-        "trafilatura_pages_per_s": traf, "peak_rss_mb": {"posts": posts_rss, "issues": issues_rss, "noop": noop_rss},
+        "trafilatura_pages_per_s": {"before": traf_before, "best": traf}, "peak_rss_mb": {"posts": posts_rss, "issues": issues_rss, "noop": noop_rss},
         "files": files, "documents": n_docs,
     }
     shutil.rmtree(work / "posts" / "md", ignore_errors=True)
