@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import sys
 import time
 import uuid
 from pathlib import Path
 
 from pipeline import PIPELINE_VERSION, __version__
+from pipeline.hashcache import HashCache
 from pipeline.ingest import ResultWriter, Summary, discover_inputs, processed_inputs
 from pipeline.isolation import Job, stream_jobs
 from pipeline.rows import run_table
 from pipeline.settings import Settings
-from pipeline.storage import open_store
+from pipeline.storage import Store, open_store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -50,17 +50,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     raw = RawStore(args.raw) if args.raw else None
     store = open_store(args.out)
     done_before = set() if args.force else processed_inputs(store)
+    hashes = HashCache(store.meta / "input-hashes.json" if isinstance(store, Store) else None)
     jobs, skipped = [], 0
     for p in paths:
         if p in missing:
             continue
-        sha = None
-        if raw is not None and p.stat().st_size <= settings.max_file_bytes:
-            sha, _ = raw.put_file(p)  # keep the bytes so `gazette reprocess` can re-run without the original
-        if done_before and (sha or _sha256(p)) in done_before:
+        sha = hashes.sha256(p) if done_before or raw is not None else None
+        if raw is not None and p.stat().st_size <= settings.max_file_bytes and not raw.has(sha):
+            raw.put_file(p)  # keep the bytes so `gazette reprocess` can re-run without the original
+        if sha in done_before:
             skipped += 1
             continue
         jobs.append(Job(p, str(p)))
+    hashes.save()
     summary = Summary()
     for p in missing:
         print(f"error: {p}: no such file", file=sys.stderr)
@@ -87,14 +89,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"skipped {skipped} inputs already processed by pipeline {PIPELINE_VERSION} (--force parses them again)")
     print(f"wrote {args.out} (pipeline {PIPELINE_VERSION})")
     return 1 if summary.errors or missing else 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -36,8 +36,8 @@ def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
-                          and not f.name.upper().startswith("README"))
+            out += sorted((f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
+                           and not f.name.upper().startswith("README")), key=lambda f: f.parts)  # Path's order, faster
         else:
             out.append(p)
     return out

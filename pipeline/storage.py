@@ -17,10 +17,11 @@ Layout of an output directory::
 Partitions and keys are in ``pipeline.schema`` (``PARTITION_KEYS``, ``KEYS``): a unit's rows
 (``unit_id``) and its input's rows (``source``) live in one ``doc_kind=/year=`` partition.
 
-**Writing.** A ``Transaction`` streams rows into new files as they come (one file per
-partition and dataset, row groups of ``FLUSH_ROWS`` buffered rows), so a run of 20,000 inputs
-holds a few MB of rows at a time. Its ``commit``, under an exclusive ``flock``, starts from
-the then-current snapshot and:
+**Writing.** A ``Transaction`` streams rows into new files as they come: it converts them to
+Arrow ``FLUSH_ROWS`` at a time and writes one file per partition and dataset, in row groups
+of up to ``ROW_GROUP_ROWS`` (at most ``PENDING_BYTES`` waiting), so a run of 20,000 inputs
+holds a bounded amount of rows whatever its length. Its ``commit``, under an exclusive
+``flock``, starts from the then-current snapshot and:
 
 1. looks up the partition of every key it writes in the key index (only the shards holding
    those keys are read); in those partitions, reads the key column of each file and rewrites
@@ -44,9 +45,9 @@ complete snapshot, and the next commit sweeps the debris. The previous snapshot 
 other tree) until the next commit, so a reader that opened it just before a commit can finish.
 A reader that must not span two snapshots resolves the link once (``open_output``, ``gazette
 sql`` and ``Store.read`` do): a glob walking ``output/<dataset>`` while a commit swaps
-``current`` could list one folder of each. ``runs`` and
-``fetches`` are append-only logs committed with the run's data: a run's row never shows
-before its data, and they are compacted like the rest.
+``current`` could list one folder of each. ``runs`` and ``fetches`` are append-only logs
+committed with the run's data: a run's row never shows before its data, and they are
+compacted like the rest.
 
 ``ObjectStore`` keeps the same datasets and files on any pyarrow/fsspec filesystem URI, with
 the manifest as the snapshot (see its docstring for what is atomic there).

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -234,3 +235,23 @@ def test_dask_runner_writes_to_an_fsspec_filesystem(pdf_factory, tmp_path):
         a, b = Store(tmp_path / "a").read(name), open_store(uri).read(name)
         assert sorted(map(str, a.drop_columns([c for c in drop if c in a.column_names]).to_pylist())) == sorted(
             map(str, b.drop_columns([c for c in drop if c in b.column_names]).to_pylist()))
+
+
+def test_a_rerun_reads_only_the_inputs_whose_file_changed(tmp_path):
+    from pipeline.hashcache import RACY_S, HashCache, sha256_file
+
+    folder = tmp_path / "in"
+    paths = _posts(folder, ["a.md", "b.md", "c.md"])
+    old = time.time() - 10 * RACY_S
+    for p in paths:
+        os.utime(p, (old, old))  # settled: written well before the cache is saved
+    cache_file = tmp_path / "hashes.json"
+    first = HashCache(cache_file)
+    assert [first.sha256(p) for p in paths] == [sha256_file(p) for p in paths] and first.read == 3
+    first.save()
+    paths[1].write_text(post(7, 2021), encoding="utf-8")  # changed (and too recent to be remembered)
+    second = HashCache(cache_file)
+    assert [second.sha256(p) for p in paths] == [sha256_file(p) for p in paths]
+    assert second.read == 1  # only the changed file was read
+    second.save()
+    assert HashCache(cache_file).entries.keys() == first.entries.keys() - {os.path.abspath(paths[1])}
