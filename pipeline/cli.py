@@ -61,8 +61,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if sha in done_before:
             skipped += 1
             continue
+        hashes.before_parse(p)  # the parse reads its bytes: their sha256 is remembered for the next run
         jobs.append(Job(p, str(p)))
-    hashes.save()
     summary = Summary()
     for p in missing:
         print(f"error: {p}: no such file", file=sys.stderr)
@@ -74,6 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for _, result in stream_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate):
             summary.add(result)
             writer.add(result)
+            hashes.parsed(result.source, result.raw_sha256)
             bar.update(1)
             bar.set_postfix_str(Path(result.source).name[:30])
         bar.close()
@@ -82,6 +83,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         run = run_table(uuid.uuid4().hex[:12], "cli-ingest", [str(p) for p in paths], summary.counts(), started,
                         time.perf_counter() - t0, skipped)
         tx.log("runs", run)
+    hashes.save()
     for e in summary.errors:
         print(f"error: {e.source}: {e.error_type}: {e.message}", file=sys.stderr)
     print(summary.line())

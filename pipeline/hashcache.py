@@ -39,7 +39,10 @@ def _signature(status: os.stat_result) -> list[int]:
 
 
 class HashCache:
-    """``sha256(path)``: from the cache when the file's status is unchanged, else read (and remembered)."""
+    """``sha256(path)``: from the cache when the file's status is unchanged, else read (and
+    remembered); ``before_parse(path)`` + ``parsed(path, sha)``: what a parse read, remembered
+    with the file's status taken before it was read (a file changed meanwhile then no longer
+    matches, and is read again next time)."""
 
     def __init__(self, location: Path | None) -> None:
         self.location = location
@@ -50,6 +53,7 @@ class HashCache:
             except (OSError, ValueError):
                 self.entries = {}
         self.read = 0  # files read this run (the rest came from the cache)
+        self._before: dict[str, list[int]] = {}
 
     def sha256(self, path: Path) -> str:
         key = os.path.abspath(path)  # (not resolve(): a symlink walk per file costs more than the read saved)
@@ -61,6 +65,15 @@ class HashCache:
         self.read += 1
         self.entries[key] = [*_signature(status), sha]
         return sha
+
+    def before_parse(self, path: Path) -> None:
+        self._before[os.path.abspath(path)] = _signature(os.stat(path))
+
+    def parsed(self, path: str | Path, sha: str) -> None:
+        key = os.path.abspath(path)
+        signature = self._before.pop(key, None)
+        if signature is not None and sha:
+            self.entries[key] = [*signature, sha]
 
     def save(self) -> None:
         if self.location is None:

@@ -255,3 +255,18 @@ def test_a_rerun_reads_only_the_inputs_whose_file_changed(tmp_path):
     assert second.read == 1  # only the changed file was read
     second.save()
     assert HashCache(cache_file).entries.keys() == first.entries.keys() - {os.path.abspath(paths[1])}
+
+
+def test_the_cold_run_leaves_the_sha256_of_what_it_parsed_for_the_next(tmp_path, capsys):
+    from pipeline.hashcache import RACY_S, HashCache
+
+    paths = _posts(tmp_path / "in", ["a.md", "b.md"])
+    old = time.time() - 10 * RACY_S
+    for p in paths:
+        os.utime(p, (old, old))
+    out = tmp_path / "out"
+    assert main(["ingest", str(tmp_path / "in"), "--out", str(out), "--raw", "", "-q"]) == 0
+    cache = HashCache(out / ".gazette" / "input-hashes.json")
+    assert [cache.sha256(p) for p in paths] == [d["raw_sha256"] for d in sorted(
+        Store(out).read("documents").to_pylist(), key=lambda d: d["source"])]
+    assert cache.read == 0  # both were learnt from the parse, none is read again
