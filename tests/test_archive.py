@@ -215,6 +215,15 @@ def test_an_object_store_replaces_a_unit_in_its_partition_and_deletes_replaced_f
     for i in range(KEEP_SNAPSHOTS):
         commit(f"c{i}", "doc_kind=html/year=2021", "c")
     assert store.fs.get_file_info(a_file).type.name == "NotFound"
+    # the analysts' entry point reads it through the manifest, as any output
+    out = open_output("memory://archive/out")
+    assert out.sql("SELECT year, count(*) FROM documents GROUP BY 1 ORDER BY 1").fetchall() == [(2020, 1), (2021, 3)]
+    assert out.sql("SELECT count(*) FROM sections").fetchall() == [(0,)]  # an empty dataset is a view too
+
+
+def test_gazette_sql_on_an_output_not_written_yet(tmp_path, capsys):
+    assert main(["sql", "SELECT count(*) AS n FROM documents", "--out", str(tmp_path / "nothing"), "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["\"n\"", "0"]
 
 
 @pytest.mark.slow
