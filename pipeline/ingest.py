@@ -171,7 +171,7 @@ class ResultWriter:
         # unit -> (source, raw_sha256, the transaction's flush count when added), until its rows are written
         self._unwritten: dict[str, tuple[str, str, int]] = {}
         self._flushes_seen = 0
-        self.refused: list[ErrorRecord] = []  # inputs whose rows the schema refused (each has an errors row)
+        self.refused: list[ErrorRecord] = []  # inputs whose rows could not be written (each has an errors row)
 
     def add(self, r: SourceResult) -> None:
         if r.kind != "error":
@@ -179,6 +179,7 @@ class ResultWriter:
                 rows = result_rows(r)
             except Exception as exc:  # rows the writer refuses fail this input, not the batch
                 r = failed_result(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
+                self.refused += r.errors
             else:
                 self._unwritten[r.unit_id] = (r.source, r.raw_sha256, self.tx.flushes)
                 self.tx.put("unit_id", r.unit_id, partition_of(r), {k: v for k, v in rows.items() if k != "errors"})

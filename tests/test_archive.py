@@ -279,3 +279,20 @@ def test_the_cold_run_leaves_the_sha256_of_what_it_parsed_for_the_next(tmp_path,
     assert [cache.sha256(p) for p in paths] == [d["raw_sha256"] for d in sorted(
         Store(out).read("documents").to_pylist(), key=lambda d: d["source"])]
     assert cache.read == 0  # both were learnt from the parse, none is read again
+
+
+def test_an_input_whose_rows_the_schema_refuses_gets_an_errors_row_and_the_batch_goes_on(tmp_path):
+    from pipeline.ingest import ResultWriter, process_source
+
+    good, bad = _posts(tmp_path / "in", ["good.md", "bad.md"])
+    results = [process_source(good), process_source(bad)]
+    results[1].documents[0].page_start = "page one"  # not an int32: the conversion of the batch fails
+    store = Store(tmp_path / "out")
+    with store.transaction() as tx:
+        writer = ResultWriter(tx)
+        for r in results:
+            writer.add(r)
+    assert [(e.source, e.stage, e.error_type) for e in writer.refused] == [(str(bad), "write", "rows_refused")]
+    assert [d["source"] for d in store.read("documents").to_pylist()] == [str(good)]
+    assert [(e["source"], e["error_type"]) for e in store.read("errors").to_pylist()] == [(str(bad), "rows_refused")]
+    assert {r["source"]: r["status"] for r in store.read("inputs").to_pylist()} == {str(good): "ok", str(bad): "error"}
