@@ -167,6 +167,20 @@ def test_small_files_are_compacted_once_they_accumulate(tmp_path):
     assert store.read("documents").num_rows == COMPACT_AT_FILES + 1
 
 
+def test_compact_merges_every_partitions_small_files_now(tmp_path):
+    store = Store(tmp_path)
+    for i in range(3):
+        put(store, f"u{i}", documents=docs(f"u{i}", 1))
+        put(store, f"v{i}", P22, documents=docs(f"v{i}", 1))
+    assert len(store.files("documents")) == 6
+    store.compact()
+    assert len(store.files("documents")) == 2  # one per partition
+    assert sorted(r["unit_id"] for r in store.read("documents").to_pylist()) == ["u0", "u1", "u2", "v0", "v1", "v2"]
+    put(store, "u0", documents=docs("u0", 1, "again"))  # the index still finds u0 in the merged file
+    assert sorted((r["unit_id"], r["title"]) for r in store.read("documents").to_pylist())[0] == ("u0", "again")
+    assert store.read("documents").num_rows == 6
+
+
 _WRITER = """
 import sys
 from pipeline.storage import Store
