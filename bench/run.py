@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_flows:
             sections.append(("prefect", lambda: bench_flows(issues(), tmp, cfg, details)))
         sections.append(("scale", lambda: bench_scale(tmp, cfg.scale_posts, cfg.scale_issues, cfg.noop_issues,
-                                                      cfg.baseline_posts, cfg.short_repeats, details)))
+                                                      cfg.baseline_posts, cfg.short_repeats, details, cfg.quick)))
         for name, fn in sections:
             if args.only and name not in args.only:
                 continue
