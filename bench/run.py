@@ -11,6 +11,9 @@ Sections (see ``bench/README.md`` for what each metric means and why):
 5. Prefect ``ingest`` flow (in a subprocess): start-up, cold run, warm run, orchestration overhead;
 6. invisible boxes: the long PDF with a white, unstroked box behind every text run (as
    legal-database exports draw them): pages/s vs bare pdfplumber, peak RSS, tables found.
+8. scale: 20,000 generated posts and 200 small gazette issues into one output (``bench/scale.py``):
+   posts/s vs trafilatura, files per partition, reading, commit of one document, no-op re-run, RSS.
+7. two columns: the seed issue set in two columns against the one-column sample, both vs bare pdfplumber.
 
 Memory and flow measurements run in fresh child processes (``--child``, internal).
 """
@@ -52,6 +55,7 @@ from common import (  # noqa: E402
     vm_hwm_mb,
     vm_rss_mb,
 )
+from scale import bench_scale  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
@@ -68,10 +72,14 @@ class Config:
     issues: int
     batch_repeats: int
     boxes_pages: int  # the long PDF with invisible boxes behind every text run
+    scale_posts: int  # section 8: generated posts into one output
+    scale_issues: int  # and small gazette issues into the same output
+    noop_issues: int  # small issues into another output, run twice (cold, then nothing to do)
+    baseline_posts: int  # posts trafilatura extracts (its posts/s is flat in their number)
 
 
-FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2, 1000)
-QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1, 120)
+FULL = Config(False, 5, 3, 5, 500, 100, 100, 8, 2, 1000, 20_000, 200, 40, 4_000)
+QUICK = Config(True, 2, 1, 1, 120, 40, 20, 2, 1, 120, 600, 20, 10, 300)
 
 
 def log(msg: str) -> None:
@@ -649,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pages, issues and repeats (smoke run, < 60 s)")
     ap.add_argument("--skip-flows", action="store_true", help="skip section 5 (Prefect)")
-    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "boxes", "columns"], action="append",
+    ap.add_argument("--only", choices=["sample", "tables", "long", "parallel", "prefect", "boxes", "columns", "scale"],
+                    action="append",
                     help="run only this section (repeatable)")
     ap.add_argument("--html-quality", action="store_true", help="also run bench/html_quality.py at the end")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
@@ -666,6 +675,10 @@ def main(argv: list[str] | None = None) -> int:
             child_parallel(rest[0], rest[1:])
         elif mode == "flows":
             child_flows(rest[0], rest[1], rest[2], rest[3:])
+        elif mode == "cli":
+            from scale import child_cli
+
+            child_cli(rest)
         else:
             raise SystemExit(f"unknown child mode {mode}")
         return 0
@@ -682,16 +695,24 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         sample, origin = sample_pdf(tmp)
-        log(f"sample {sample} ({origin}); building {cfg.issues} issues")
-        issues = issue_batch(tmp, cfg.issues)
+        built: list[list[Path]] = []
+
+        def issues() -> list[Path]:  # built once, for the sections that use them
+            if not built:
+                log(f"sample {sample} ({origin}); building {cfg.issues} issues")
+                built.append(issue_batch(tmp, cfg.issues))
+            return built[0]
+
         sections = [("sample", lambda: bench_sample(sample, cfg, details)),
                     ("tables", lambda: bench_tables(sample, cfg, details)),
                     ("long", lambda: bench_long(tmp, cfg, details)),
-                    ("parallel", lambda: bench_parallel(issues, cfg, details))]
+                    ("parallel", lambda: bench_parallel(issues(), cfg, details))]
         if not args.skip_flows:
-            sections.append(("prefect", lambda: bench_flows(issues, tmp, cfg, details)))
+            sections.append(("prefect", lambda: bench_flows(issues(), tmp, cfg, details)))
         sections.append(("boxes", lambda: bench_boxes(tmp, cfg, details)))
         sections.append(("columns", lambda: bench_columns(sample, tmp, cfg, details)))
+        sections.append(("scale", lambda: bench_scale(tmp, cfg.scale_posts, cfg.scale_issues, cfg.noop_issues,
+                                                      cfg.baseline_posts, cfg.short_repeats, details, cfg.quick)))
         for name, fn in sections:
             if args.only and name not in args.only:
                 continue

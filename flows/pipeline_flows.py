@@ -36,7 +36,15 @@ import pipeline
 from pipeline import PIPELINE_VERSION
 from pipeline.discover import crawl_listing
 from pipeline.fetch import Fetcher, FetchSettings, UrlPolicy
-from pipeline.ingest import Summary, commit_results, failed_result, find_inputs, store_raw
+from pipeline.ingest import (
+    RETRIABLE,
+    Summary,
+    commit_results,
+    failed_result,
+    find_inputs,
+    processed_inputs,
+    store_raw,
+)
 from pipeline.isolation import parse_isolated, start_parse_service
 from pipeline.model import SourceResult
 from pipeline.rawstore import FetchManifest, FetchResult, RawStore
@@ -60,10 +68,6 @@ CODE_FINGERPRINT = _code_fingerprint()
 def _parse_cache_key(context, parameters) -> str:
     settings = hashlib.sha256(repr(parameters.get("settings")).encode()).hexdigest()[:8]
     return f"parse-{parameters['sha256']}-{PIPELINE_VERSION}-{CODE_FINGERPRINT}-{settings}"
-
-
-# a run may go better next time: not cached, and such inputs are parsed again in the next run
-RETRIABLE = {"timeout", "worker_died"}
 
 
 class ParseFailed(Exception):
@@ -235,14 +239,9 @@ def ingest(sources: list[str], out: str = "output", raw: str = "raw", allowed_ho
 
 
 def _known(out: str) -> set[str]:
-    """raw_sha256 of every input already processed by this pipeline_version: stored, failed
-    for good, or superseded by a later input of the same issue (a corrected issue stays)."""
-    store = open_store(out)
-    seen = store.read("inputs", columns=["raw_sha256", "pipeline_version", "error_type"]).to_pylist()
-    if not seen:  # an output written before the inputs dataset existed
-        seen = store.read("documents", columns=["raw_sha256", "pipeline_version"]).to_pylist()
-    return {r["raw_sha256"] for r in seen
-            if r["pipeline_version"] == PIPELINE_VERSION and r.get("error_type") not in RETRIABLE and r["raw_sha256"]}
+    """raw_sha256 of every input already processed by this pipeline_version (``gazette ingest``
+    skips the same ones)."""
+    return processed_inputs(open_store(out))
 
 
 def _host(url: str) -> str:

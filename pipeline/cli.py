@@ -1,6 +1,7 @@
 """The ``gazette`` command line.
 
     gazette ingest raw/samples/ --out output      # parse PDFs / HTML pages / posts into Parquet
+    gazette sql "SELECT count(*) FROM documents"  # DuckDB over the output, a view per dataset
     gazette tables --out output                   # list the tables found
     gazette validate --out output --strict        # 目录 check report; non-zero on problems
     gazette discover https://host/gazette/ --out output     # Prefect flow: fetch new issues
@@ -25,11 +26,24 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline import PIPELINE_VERSION, __version__
-from pipeline.ingest import INPUT_SUFFIXES, Candidate, Summary, commit_results, find_inputs, store_raw
-from pipeline.isolation import Job, run_jobs
+from pipeline.hashcache import HashCache
+from pipeline.ingest import (
+    INPUT_SUFFIXES,
+    Candidate,
+    InputError,
+    ResultWriter,
+    Summary,
+    failed_result,
+    find_inputs,
+    open_input,
+    processed_inputs,
+    store_raw,
+)
+from pipeline.isolation import Job, stream_jobs
 from pipeline.model import SourceResult
 from pipeline.rawstore import RawStore
 from pipeline.rows import run_table
+from pipeline.schema import DATASETS
 from pipeline.settings import (
     MAX_DOC_TIMEOUT_S,
     MAX_LISTING_PAGES,
@@ -39,7 +53,7 @@ from pipeline.settings import (
     MIN_PROCESS_MEMORY_MB,
     Settings,
 )
-from pipeline.storage import PUBLIC_LINKS, Store, open_store
+from pipeline.storage import Store, open_store
 
 
 def printable(text: object) -> str:
@@ -75,7 +89,7 @@ def _check_out(out: str) -> str | None:
     root = Path(out.removeprefix("file://"))
     if root.exists() and not root.is_dir():
         return f"--out {out} is not a directory"
-    for public in PUBLIC_LINKS:
+    for public in DATASETS:  # the output's one link per dataset
         link = root / public
         if link.exists() and not link.is_symlink():
             return f"--out {out}: {link} exists and is not a gazette dataset link: choose another --out"
@@ -107,7 +121,8 @@ def _error(text: str) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Parse inputs into Parquet. Example: gazette ingest raw/samples --out output"""
+    """Parse inputs into Parquet; inputs whose bytes this pipeline version has processed are
+    skipped (--force parses them again). Example: gazette ingest raw/samples --out output"""
     started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
     candidates = find_inputs(args.paths)
     if not candidates:
@@ -118,45 +133,68 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _error(f"error: {problem}")
         return 2
     settings = _settings(args)
-    refused, jobs = _jobs(candidates, RawStore(args.raw) if args.raw else None, settings)
-    bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
-
-    def done(result) -> None:
-        bar.update(1)
-        bar.set_postfix_str(printable(Path(result.source).name[:30]))
-
-    parsed = run_jobs([job for _, job in jobs], settings, workers=args.workers, isolate=not args.no_isolate, on_result=done)
-    bar.close()
-    by_index = refused | {i: r for (i, _), r in zip(jobs, parsed, strict=True)}
-    results = [by_index[i] for i in range(len(candidates))]
+    raw = RawStore(args.raw) if args.raw else None
+    store = open_store(args.out)
+    done_before = set() if args.force else processed_inputs(store)
+    hashes = HashCache(store.meta / "input-hashes.json" if isinstance(store, Store) else None)
+    refused, jobs, skipped = _jobs(candidates, raw, settings, done_before, hashes)
     summary = Summary()
-    for r in results:
-        summary.add(r)
-        for e in r.errors:
-            _error(f"error: {e.source}: {e.error_type}: {e.message}")
-    run_id = uuid.uuid4().hex[:12]
-    run = run_table(run_id, "cli-ingest", [str(c.path) for c in candidates], summary.counts(), started,
-                    time.perf_counter() - t0)
-    commit_results(open_store(args.out), results, {"runs": {run_id: run}})
+    bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
+    with store.transaction() as tx:  # results stream into the output's files; one snapshot at the end
+        writer = ResultWriter(tx)
+        for result in refused:
+            summary.add(result)
+            writer.add(result)
+        for _, result in stream_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate):
+            summary.add(result)
+            writer.add(result)
+            hashes.parsed(result.source, result.raw_sha256)
+            bar.update(1)
+            bar.set_postfix_str(printable(Path(result.source).name[:30]))
+        bar.close()
+        tx.flush()  # every row is converted now: an input whose rows the schema refuses is known
+        summary.errors += writer.refused
+        run = run_table(uuid.uuid4().hex[:12], "cli-ingest", [str(c.path) for c in candidates], summary.counts(),
+                        started, time.perf_counter() - t0, skipped)
+        tx.log("runs", run)
+    hashes.save()
+    for e in summary.errors:
+        _error(f"error: {e.source}: {e.error_type}: {e.message}")
     print(printable(summary.line()))
+    if skipped:
+        print(f"skipped {skipped} inputs already processed by pipeline {PIPELINE_VERSION} (--force parses them again)")
     print(printable(f"wrote {args.out} (pipeline {PIPELINE_VERSION})"))
     return 1 if summary.errors else 0
 
 
-def _jobs(candidates: list[Candidate], raw: RawStore | None, settings: Settings) -> tuple[dict[int, SourceResult],
-                                                                                        list[tuple[int, Job]]]:
-    """A parse job per input (by its index), after its copy into the raw store, which keeps the
-    bytes for `gazette reprocess`; an input whose copy fails (refused, unreadable, a full disk)
-    gets its failed result instead: that is its error, not the batch's."""
-    refused: dict[int, SourceResult] = {}
-    jobs: list[tuple[int, Job]] = []
-    for i, c in enumerate(candidates):
-        stored = store_raw(raw, c.path, c.root, settings) if raw is not None else None
-        if isinstance(stored, SourceResult):
-            refused[i] = stored
-        else:
-            jobs.append((i, Job(c.path, str(c.path), {"root": str(c.root)})))
-    return refused, jobs
+def _jobs(candidates: list[Candidate], raw: RawStore | None, settings: Settings, done_before: set[str],
+          hashes: HashCache) -> tuple[list[SourceResult], list[Job], int]:
+    """(failed results, parse jobs, inputs skipped). Each input is checked first (a regular file
+    inside its folder, not too large: else its failed result); its bytes are copied into the
+    raw store, which keeps them for ``gazette reprocess`` (a failed copy is that input's error,
+    not the batch's); an input whose bytes this pipeline version has processed is skipped."""
+    refused: list[SourceResult] = []
+    jobs: list[Job] = []
+    skipped = 0
+    for c in candidates:
+        try:
+            with open_input(c.path, c.root, settings.max_file_bytes):
+                pass  # the checks only: the bytes are read below, or by the parse
+        except InputError as exc:
+            refused.append(failed_result(str(c.path), None, exc.stage, exc.reason, str(exc)))
+            continue
+        sha = hashes.sha256(c.path) if done_before or raw is not None else None
+        if raw is not None and not raw.has(sha):
+            stored = store_raw(raw, c.path, c.root, settings)
+            if isinstance(stored, SourceResult):
+                refused.append(stored)
+                continue
+        if sha is not None and sha in done_before:
+            skipped += 1
+            continue
+        hashes.before_parse(c.path)  # the parse reads its bytes: their sha256 is remembered for the next run
+        jobs.append(Job(c.path, str(c.path), {"root": str(c.root)}))
+    return refused, jobs, skipped
 
 
 def _open_output(out: str) -> Store | None:
@@ -166,6 +204,23 @@ def _open_output(out: str) -> Store | None:
         _error(f"error: no gazette output in {out} (run gazette ingest --out {out} first)")
         return None
     return store
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run DuckDB SQL over the output, every dataset a view under its own name (with the
+    partition columns doc_kind and year). Example: gazette sql 'SELECT year, count(*) FROM documents GROUP BY 1'"""
+    from pipeline.api import open_output
+
+    relation = open_output(args.out).sql(args.query)  # an output not written yet: empty views
+    if relation is None:  # a statement without a result (CREATE, SET, ...)
+        return 0
+    if args.csv:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(relation.to_arrow_table(), sys.stdout.buffer)
+    else:
+        relation.show(max_rows=args.max_rows, max_width=10_000)
+    return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
@@ -226,8 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=_number(int, MIN_PROCESS_MEMORY_MB, MAX_MEMORY_BUDGET_MB, "--memory-mb"),
                    help="memory budget of all parse processes together, in MB (default 4096)")
     p.add_argument("--no-isolate", action="store_true", help="parse in this process (no time budget)")
+    p.add_argument("--force", action="store_true", help="parse inputs this pipeline version has processed already")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest, usage_error=p.error)
+
+    p = sub.add_parser("sql", help=cmd_sql.__doc__)
+    p.add_argument("query", help="SQL; the datasets are views: documents, sections, tables, table_cells, ...")
+    out_option(p)
+    p.add_argument("--csv", action="store_true", help="every row as CSV instead of a table")
+    p.add_argument("--max-rows", type=int, default=40, help="rows shown in the table (default 40)")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("tables", help=cmd_tables.__doc__)
     out_option(p)

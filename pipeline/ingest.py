@@ -2,8 +2,11 @@
 
 Every input runs behind a per-document boundary: any failure (bad bytes, a parser bug,
 the time budget running out) becomes an ``errors`` row for that input and the batch goes
-on. ``pipeline.isolation`` runs each input in its own process with a time budget and a
-memory cap; ``commit_results`` writes a batch as one snapshot.
+on. ``pipeline.isolation`` runs inputs in worker processes with a time budget and a memory
+cap per input; ``ResultWriter`` streams results into one store transaction as they come
+(``commit_results`` for a list), and the commit writes the batch as one snapshot.
+``processed_inputs`` says which bytes this pipeline version has processed already, so a
+re-run skips them.
 
 Inputs are untrusted: only regular files are read (a FIFO or a device would hang or never
 end), a symlink is followed only while its target stays inside the folder it was found in
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline import faults
+from pipeline import PIPELINE_VERSION, faults
 from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.post import extract_post
 from pipeline.issue import doc_number_alone, document_part
@@ -31,10 +34,10 @@ from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult
 from pipeline.outline import build_sections
 from pipeline.process import InputError, front_only, guarded, process_pdf
 from pipeline.rawstore import RawStore
-from pipeline.rows import error_table, input_row, per_table_files, result_tables
+from pipeline.rows import error_rows, input_rows, partition_of, result_rows
 from pipeline.settings import Settings, resolve
 from pipeline.sniff import describe, sniff
-from pipeline.storage import ObjectStore, Store
+from pipeline.storage import ObjectStore, Store, Transaction
 from pipeline.toc import numbering_checks
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
@@ -295,36 +298,73 @@ def _html_block(block: Block, tables: Sequence[Table]) -> Block:
 # --- writing ----------------------------------------------------------------------------
 
 
-def source_key(source: str) -> str:
-    """Errors are kept per input location: re-ingesting a file replaces its error rows."""
-    return "src-" + hashlib.sha256(source.encode()).hexdigest()[:16]
+# failures that may go better on another try: such inputs are parsed again by the next run
+RETRIABLE = frozenset({"timeout", "worker_died"})
+
+
+def processed_inputs(store: Store | ObjectStore) -> set[str]:
+    """raw_sha256 of every input already processed by this PIPELINE_VERSION: stored, failed for
+    good, or superseded by a later input of the same issue (a corrected issue stays)."""
+    seen = store.read("inputs", columns=["raw_sha256", "pipeline_version", "error_type"])
+    return {sha for sha, version, error in zip(*(seen.column(c).to_pylist() for c in seen.column_names), strict=True)
+            if sha and version == PIPELINE_VERSION and error not in RETRIABLE}
+
+
+class ResultWriter:
+    """Writes results into a store transaction as they come: each input's rows replace its
+    previous rows (the unit's parsed rows; the input location's ``errors`` and ``inputs`` rows).
+
+    A result whose rows the schema refuses fails that input, not the batch: its old rows
+    stay and the input gets an ``errors`` row (stage ``write``).
+    """
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        tx.on_reject = self._refused
+        # unit -> (source, raw_sha256, the transaction's flush count when added), until its rows are written
+        self._unwritten: dict[str, tuple[str, str, int]] = {}
+        self._flushes_seen = 0
+        self.refused: list[ErrorRecord] = []  # inputs whose rows could not be written (each has an errors row)
+
+    def add(self, r: SourceResult) -> None:
+        if r.kind != "error":
+            try:
+                rows = result_rows(r)
+            except Exception as exc:  # rows the writer refuses fail this input, not the batch
+                r = failed_result(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
+                self.refused += r.errors
+            else:
+                self._unwritten[r.unit_id] = (r.source, r.raw_sha256, self.tx.flushes)
+                self.tx.put("unit_id", r.unit_id, partition_of(r), {k: v for k, v in rows.items() if k != "errors"})
+        if r.kind == "error" or r.unit_id in self._unwritten:  # not refused by a flush during its own put
+            self._put_source(r)
+        if self._flushes_seen != self.tx.flushes:  # a flush wrote the rows of those added before it
+            self._flushes_seen = self.tx.flushes
+            self._unwritten = {u: v for u, v in self._unwritten.items() if v[2] == self.tx.flushes}
+
+    def _put_source(self, r: SourceResult) -> None:
+        self.tx.put("source", r.source, partition_of(r),
+                    {"errors": error_rows(r.unit_id, r.errors), "inputs": input_rows(r)})
+
+    def _refused(self, column: str, key: str, message: str) -> None:
+        found = self._unwritten.pop(key, None) if column == "unit_id" else None
+        if found is not None:
+            source, sha, _ = found
+            failed = failed_result(source, sha, "write", "rows_refused", message)
+            self.refused += failed.errors
+            self._put_source(failed)
 
 
 def commit_results(store: Store | ObjectStore, results: Sequence[SourceResult], extra: dict | None = None) -> None:
-    """Write all results as one snapshot: each input's rows replace its previous rows."""
-    parts: dict[str, dict] = {}
-    table_files: dict = {}
-    units: set[str] = set()
-    for r in results:
-        key = source_key(r.source)
-        units.add(key)
-        if r.kind != "error":
-            try:
-                tables, files = result_tables(r), per_table_files(r)
-            except Exception as exc:  # rows the writer refuses fail this input, not the batch
-                r = failed_result(r.source, r.raw_sha256, "write", type(exc).__name__, str(exc)[:300])
-            else:
-                units.add(r.unit_id)
-                for name, table in tables.items():
-                    if name != "errors":
-                        parts.setdefault(name, {})[r.unit_id] = table
-                table_files.update(files)
-        if r.errors:
-            parts.setdefault("errors", {})[key] = error_table(r.unit_id, r.errors)
-        parts.setdefault("inputs", {})[key] = input_row(r)
-    for name, by_key in (extra or {}).items():
-        parts.setdefault(name, {}).update(by_key)
-    store.commit(parts, table_files, replace_units=units)
+    """Write all results as one snapshot: each input's rows replace its previous rows.
+    ``extra``: log rows, ``{"runs": {run_id: table}, "fetches": {...}}``."""
+    with store.transaction() as tx:
+        writer = ResultWriter(tx)
+        for r in results:
+            writer.add(r)
+        for name, by_key in (extra or {}).items():
+            for table in by_key.values():
+                tx.log(name, table)
 
 
 @dataclass

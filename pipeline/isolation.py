@@ -1,18 +1,26 @@
-"""Per-document isolation: each input is parsed in its own process, with a time budget and a
+"""Per-document isolation: every input is parsed in a worker process, with a time budget and a
 memory cap, so a hung, crashing or memory-hungry document costs only its own error row.
 
 The processes come from ``ParseService``: a small server process, started once per caller
-process (``python -m pipeline.isolation``), that forks one child per document from its own
-single thread and enforces the time budget. Any caller may use it: the CLI (``run_jobs``,
-``workers`` documents at a time) and Prefect's task threads (``parse_isolated``), where
-forking the caller itself could copy a lock another thread holds. Unlike multiprocessing's
-forkserver it does not re-run the caller's ``__main__`` in every child: under the
-``gazette`` script or pytest that costs an import of the whole entry point per document.
+process (``python -m pipeline.isolation``), that forks worker processes from its own single
+thread. A worker takes one document after another (no process start per small page); the
+service kills a worker whose document passes its time budget, and a document whose worker
+dies (killed, out of memory, a crash in a C library) gets a ``worker_died`` record: either
+way the next document goes to another worker, forked on demand. A worker retires after
+``MAX_DOCS_PER_WORKER`` documents, above ``RETIRE_RSS_MB`` resident, or after a document ran
+out of memory (``RLIMIT_AS``: the worker's share of ``Settings.memory_budget_mb``, for the whole worker), so one
+document's leftovers cannot starve the ones after it for long. Any caller may use the
+service: the CLI (``stream_jobs``/``run_jobs``, ``workers`` documents at a time) and Prefect's
+task threads (``parse_isolated``), where forking the caller itself could copy a lock another
+thread holds. Unlike multiprocessing's forkserver it does not re-run the caller's ``__main__``
+in every process: under the ``gazette`` script or pytest that costs an import of the whole
+entry point.
 
 Protocol (pipes, little-endian): a request is ``u64 length`` + pickle of ``(job_id, path,
-source, settings, meta)``; a reply is ``u64 job_id`` + ``u64 length`` + the pickled
+source, settings, meta, max_workers)``; a reply is ``u64 job_id`` + ``u64 length`` + the pickled
 ``SourceResult``. Job 0 is the service's "ready" reply. Closing its stdin stops the service
-and its children.
+and its workers. Between the service and a worker: the same request frame, and a reply of
+``u64 job_id`` + ``u64 length`` + ``u8 retiring`` + the pickled result.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import contextlib
 import ctypes
 import gc
 import itertools
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -34,7 +43,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +57,7 @@ from pipeline.settings import Settings, resolve
 
 _LEN = struct.Struct("<Q")
 _REPLY = struct.Struct("<QQ")
+_WORKER_REPLY = struct.Struct("<QQ?")  # job id, length, "I exit after this reply"
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,10 +75,6 @@ def _limit_memory(settings: Settings) -> None:
     libraries it shares with the service) plus its share of the run's memory budget."""
     limit = psutil.Process().memory_info().vms + settings.process_memory_mb() * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _parse_in_child(path, source: str, settings: Settings, meta: dict) -> bytes:
-    return pickle.dumps(_for_storage(process_source(path, source, settings, **meta)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _for_storage(result: SourceResult) -> SourceResult:
@@ -88,34 +95,62 @@ def _died(source: str, how: str) -> SourceResult:
 
 # --- the parse service: its server side ----------------------------------------------------------
 
+# A worker handles documents one after the other until one of these ends it (the next document
+# then goes to a new worker, forked in a few ms): a slow leak in a parsing library stays bounded.
+MAX_DOCS_PER_WORKER = 2000
+# A worker that holds more than this after a document (a large PDF's caches, a heap left
+# fragmented) exits after replying, so the memory goes back to the system.
+RETIRE_RSS_MB = 1024
+# An idle worker beyond this goes away (a burst of parallel callers leaves no crowd behind).
+WORKER_IDLE_S = 30.0
+# Documents ``stream_jobs`` keeps in flight per worker: a worker's next document waits in its pipe
+# and starts as soon as the last one's result is written, not after the result's round trip
+# through the caller (a small page parses in a few ms; the round trip is a good part of that).
+IN_FLIGHT_PER_WORKER = 2
+
 
 @dataclass
 class _Running:
     job_id: int
-    pid: int
-    fd: int
     source: str
     settings: Settings
-    deadline: float
-    chunks: list[bytes] = field(default_factory=list)
+    frame: bytes  # the request, as the worker reads it
+    max_workers: int | None  # the caller's limit on workers (None: a worker per concurrent document)
+    deadline: float = math.inf  # set when its worker starts it
+
+
+@dataclass
+class _Worker:
+    """A forked process that parses the documents it is sent, one at a time."""
+
+    pid: int
+    requests: int  # the service writes requests here
+    replies: int  # and reads the replies here
+    memory_mb: int  # the cap it was started with (RLIMIT_AS is per process)
+    job: _Running | None = None  # the document it parses
+    next: _Running | None = None  # the one waiting in its pipe: it starts as soon as the job's reply is written
+    buffer: bytearray = field(default_factory=bytearray)
+    retiring: bool = False  # it said it exits after its reply: no more documents for it
+    idle_since: float = field(default_factory=time.monotonic)
 
 
 class _Server:
-    """Single-threaded: forks a child per request, relays its pickled result, kills it at its deadline."""
+    """Single-threaded: hands each request to a worker (an idle one, a new one while the caller's
+    ``max_workers`` allows, else as the next document of a busy one), relays its pickled result,
+    and kills a worker whose document passes its deadline."""
 
     def __init__(self, requests: int, replies: int) -> None:
         self.requests, self.replies = requests, replies
         self.selector = selectors.DefaultSelector()
         self.selector.register(requests, selectors.EVENT_READ)
         self.buffer = bytearray()
-        self.running: dict[int, _Running] = {}
+        self.workers: dict[int, _Worker] = {}  # by pid
+        self.queue: deque[_Running] = deque()  # requests no worker can take yet
 
     def serve(self) -> None:
         self.reply(0, b"")  # ready
         while True:
-            now = time.monotonic()
-            wait = min((r.deadline - now for r in self.running.values()), default=None)
-            for key, _ in self.selector.select(None if wait is None else max(0.0, wait)):
+            for key, _ in self.selector.select(self.wait_s()):
                 if key.fd == self.requests:
                     data = os.read(self.requests, 1 << 16)
                     if not data:
@@ -123,73 +158,177 @@ class _Server:
                     self.buffer += data
                     self.start_ready_requests()
                 else:
-                    self.read_child(key.data)
-            now = time.monotonic()
-            for run in [r for r in self.running.values() if r.deadline <= now]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(run.pid, signal.SIGKILL)
-                self.finish(run, _timed_out(run.source, run.settings))
+                    self.read_worker(key.data)
+            self.enforce_deadlines()
+            self.close_idle_workers()
+
+    def wait_s(self) -> float | None:
+        now = time.monotonic()
+        ends = [w.job.deadline for w in self.workers.values() if w.job is not None]
+        ends += [w.idle_since + WORKER_IDLE_S for w in self.workers.values() if w.job is None and not w.retiring]
+        return max(0.0, min(ends) - now) if ends else None
 
     def start_ready_requests(self) -> None:
         while len(self.buffer) >= _LEN.size:
             (size,) = _LEN.unpack_from(self.buffer)
             if len(self.buffer) < _LEN.size + size:
                 return
-            job_id, path, source, settings, meta = pickle.loads(self.buffer[_LEN.size:_LEN.size + size])
+            frame = bytes(self.buffer[_LEN.size:_LEN.size + size])
             del self.buffer[:_LEN.size + size]
-            self.fork(job_id, path, source, settings, meta)
+            job_id, _, source, settings, _, max_workers = pickle.loads(frame)
+            self.queue.append(_Running(job_id, source, settings, frame, max_workers))
+        self.assign()
 
-    def fork(self, job_id: int, path: str, source: str, settings: Settings, meta: dict) -> None:
-        read, write = os.pipe()
+    def assign(self) -> None:
+        """Hand the waiting requests to workers, in order, while some worker can take one."""
+        while self.queue:
+            run = self.queue[0]
+            try:
+                worker = self.worker_for(run)
+            except OSError as exc:  # no process could start: the document fails, the service goes on
+                self.queue.popleft()
+                self.reply(run.job_id, _died(run.source, f"could not start ({exc})"))
+                continue
+            if worker is None:
+                return  # every worker the caller allows is busy and has its next document
+            self.queue.popleft()
+            try:
+                _write_all(worker.requests, _LEN.pack(len(run.frame)) + run.frame)
+            except OSError:  # it died while idle: its end will be read; the request waits for another
+                worker.retiring = True
+                self.queue.appendleft(run)
+                continue
+            if worker.job is None:
+                self.start(worker, run)
+            else:
+                worker.next = run
+
+    def worker_for(self, run: _Running) -> _Worker | None:
+        usable = [w for w in self.workers.values() if not w.retiring and w.memory_mb == run.settings.process_memory_mb()]
+        idle = next((w for w in usable if w.job is None), None)
+        if idle is not None:
+            return idle
+        if run.max_workers is None or len(usable) < run.max_workers:
+            return self.fork(run.settings)
+        return next((w for w in usable if w.next is None), None)
+
+    @staticmethod
+    def start(worker: _Worker, run: _Running) -> None:
+        worker.job = run
+        run.deadline = time.monotonic() + run.settings.doc_timeout_s
+
+    def fork(self, settings: Settings) -> _Worker:
+        from_service, to_worker = os.pipe()  # (read end, write end): requests
+        from_worker, to_service = os.pipe()  # replies
         server = os.getpid()
         pid = os.fork()
-        if pid == 0:  # the child: parse, send, exit without running the server's cleanup
+        if pid == 0:  # the worker: parse documents until told to stop, exit without the server's cleanup
             code = 1
             try:
-                os.close(read)
-                os.close(self.requests)
-                os.close(self.replies)
+                os.close(to_worker)
+                os.close(from_worker)
+                for fd in [self.requests, self.replies, self.selector.fileno(),
+                           *(fd for w in self.workers.values() for fd in (w.requests, w.replies) if fd >= 0)]:
+                    os.close(fd)  # another worker's pipe held open here would hide that worker's exit
                 _die_with_parent(server)
                 _limit_memory(settings)
-                _write_all(write, _parse_in_child(path, source, settings, meta))
+                _work(from_service, to_service)
                 code = 0
             except BaseException:
                 traceback.print_exc()
             finally:
                 os._exit(code)
-        os.close(write)
-        run = _Running(job_id, pid, read, source, settings, time.monotonic() + settings.doc_timeout_s)
-        self.running[job_id] = run
-        self.selector.register(read, selectors.EVENT_READ, run)
+        os.close(from_service)
+        os.close(to_service)
+        worker = _Worker(pid, to_worker, from_worker, settings.process_memory_mb())
+        self.workers[pid] = worker
+        self.selector.register(from_worker, selectors.EVENT_READ, worker)
+        return worker
 
-    def read_child(self, run: _Running) -> None:
-        data = os.read(run.fd, 1 << 20)
-        if data:
-            run.chunks.append(data)
+    def read_worker(self, worker: _Worker) -> None:
+        data = os.read(worker.replies, 1 << 20)
+        if not data:  # the worker exited: retired, told to stop, or died (then its document is lost)
+            status = self.reap(worker)
+            if worker.job is not None:
+                self.reply(worker.job.job_id, _died(worker.job.source, _exit_text(status)))
+            self.assign()
             return
-        _, status = os.waitpid(run.pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0 and run.chunks:
-            self.finish(run, b"".join(run.chunks), reaped=True)
-        else:
-            self.finish(run, _died(run.source, _exit_text(status)), reaped=True)
+        worker.buffer += data
+        while len(worker.buffer) >= _WORKER_REPLY.size:
+            job_id, size, retiring = _WORKER_REPLY.unpack_from(worker.buffer)
+            end = _WORKER_REPLY.size + size
+            if len(worker.buffer) < end:
+                break
+            payload = bytes(worker.buffer[_WORKER_REPLY.size:end])
+            del worker.buffer[:end]
+            self.reply(job_id, payload)
+            worker.job, worker.next = None, worker.next
+            worker.retiring = worker.retiring or retiring
+            if worker.next is not None and not worker.retiring:
+                self.start(worker, worker.next)  # it reads its next document as soon as the reply is out
+            elif worker.next is not None:  # it exits without reading it
+                self.queue.appendleft(worker.next)
+            worker.next, worker.idle_since = None, time.monotonic()
+        self.assign()
 
-    def finish(self, run: _Running, result: SourceResult | bytes, reaped: bool = False) -> None:
-        self.selector.unregister(run.fd)
-        os.close(run.fd)
-        if not reaped:
-            os.waitpid(run.pid, 0)
-        del self.running[run.job_id]
-        payload = result if isinstance(result, bytes) else pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        self.reply(run.job_id, payload)
+    def reap(self, worker: _Worker, kill: bool = False) -> int:
+        """Forget a worker that exited (or kill it); its next document, never started, waits for another."""
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+        self.selector.unregister(worker.replies)
+        for fd in (worker.requests, worker.replies):
+            if fd >= 0:
+                os.close(fd)
+        del self.workers[worker.pid]
+        if worker.next is not None:
+            self.queue.appendleft(worker.next)
+            worker.next = None
+        _, status = os.waitpid(worker.pid, 0)
+        return status
 
-    def reply(self, job_id: int, payload: bytes) -> None:
+    def enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for worker in [w for w in self.workers.values() if w.job is not None and w.job.deadline <= now]:
+            self.reap(worker, kill=True)  # the rest of its stream goes to another worker
+            self.reply(worker.job.job_id, _timed_out(worker.job.source, worker.job.settings))
+        self.assign()
+
+    def close_idle_workers(self) -> None:
+        now = time.monotonic()
+        for worker in [w for w in self.workers.values() if w.job is None and not w.retiring]:
+            if now - worker.idle_since >= WORKER_IDLE_S:
+                worker.retiring = True
+                os.close(worker.requests)  # it reads the end of its requests and exits
+                worker.requests = -1
+
+    def reply(self, job_id: int, payload: SourceResult | bytes) -> None:
+        if not isinstance(payload, bytes):
+            payload = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         _write_all(self.replies, _REPLY.pack(job_id, len(payload)) + payload)
 
     def stop(self) -> None:
-        for run in self.running.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(run.pid, signal.SIGKILL)
-            os.waitpid(run.pid, 0)
+        for worker in list(self.workers.values()):
+            self.reap(worker, kill=True)
+
+
+def _work(requests: int, replies: int) -> None:
+    """A worker's loop: a document per request, its pickled result per reply, until the end of
+    its requests (or it retires: ``MAX_DOCS_PER_WORKER``, ``RETIRE_RSS_MB``, memory exhausted)."""
+    source = os.fdopen(requests, "rb")
+    for done in itertools.count(1):
+        header = source.read(_LEN.size)
+        if len(header) < _LEN.size:
+            return
+        (size,) = _LEN.unpack(header)
+        job_id, path, source_name, settings, meta, _ = pickle.loads(source.read(size))
+        result = _for_storage(process_source(path, source_name, settings, **meta))
+        payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        retiring = (done >= MAX_DOCS_PER_WORKER or psutil.Process().memory_info().rss > RETIRE_RSS_MB * 1024 * 1024
+                    or any(e.error_type == "too_much_memory" for e in result.errors))
+        _write_all(replies, _WORKER_REPLY.pack(job_id, len(payload), retiring) + payload)
+        if retiring:
+            return
 
 
 def _exit_text(status: int) -> str:
@@ -203,6 +342,18 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _import_the_parsers() -> None:
+    """The parsing stages, imported here once: ``pipeline.ingest`` imports them where it parses
+    (a run with nothing to parse never loads them), so a worker forked before this would import
+    them itself, a quarter second per worker."""
+    import pipeline.extract.html
+    import pipeline.extract.post
+    import pipeline.issue
+    import pipeline.outline
+    import pipeline.process
+    import pipeline.toc  # noqa: F401
+
+
 def serve(parent: int) -> None:
     """Entry point of the service process (``python -m pipeline.isolation PARENT_PID``).
 
@@ -212,6 +363,7 @@ def serve(parent: int) -> None:
     """
     if os.getppid() != parent:  # the parent died while this process started
         return
+    _import_the_parsers()
     gc.freeze()  # children then leave the imported objects' pages shared (no copy-on-write from GC)
     replies = os.dup(1)
     os.dup2(2, 1)  # a stray print() from a library must not corrupt the reply stream
@@ -319,10 +471,13 @@ class ParseService:
                 self._conn = _Connection()
             return self._conn
 
-    def submit(self, path: str | Path, source: str, settings: Settings | None = None, meta: dict | None = None) -> Future:
+    def submit(self, path: str | Path, source: str, settings: Settings | None = None, meta: dict | None = None,
+               max_workers: int | None = None) -> Future:
+        """A document to parse; ``max_workers``: at most so many worker processes for this caller
+        (more documents in flight wait as a worker's next); None: a worker per document in flight."""
         settings = resolve(settings)
         job_id, future = next(self._ids), Future()
-        request = (job_id, str(path), source, settings, meta or {})
+        request = (job_id, str(path), source, settings, meta or {}, max_workers)
         for attempt in (1, 2):  # a service that died since the last job is restarted once
             try:
                 self._connection().send(job_id, request, future, source)
@@ -358,37 +513,43 @@ class Job:
     meta: dict = field(default_factory=dict)
 
 
-def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
-             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
-    """Process jobs, ``workers`` at a time, each in its own process (through this process's
-    parse service); ``on_result`` sees each as it ends, the list comes back in job order."""
+def stream_jobs(jobs: Iterable[Job], settings: Settings, workers: int = 1,
+                isolate: bool = True) -> Iterator[tuple[int, SourceResult]]:
+    """``(job number, result)`` as each job ends, ``workers`` at a time through this process's
+    parse service (its worker processes take one document after another, each with the time
+    budget and the memory cap). Nothing is kept: a run of any length holds ``workers`` results."""
     if not isolate:
-        results = []
-        for job in jobs:
-            results.append(process_source(job.path, job.source, settings, **job.meta))
-            if on_result:
-                on_result(results[-1])
-        return results
+        for i, job in enumerate(jobs):
+            yield i, process_source(job.path, job.source, settings, **job.meta)
+        return
     settings = resolve(settings).with_(parse_workers=workers)  # the memory budget is shared by all of them
-    results: list[SourceResult | None] = [None] * len(jobs)
     queue = iter(enumerate(jobs))
     running: dict[Future, int] = {}
 
     def submit_next() -> None:
         for i, job in queue:
-            running[_SERVICE.submit(job.path, job.source, settings, job.meta)] = i
+            running[_SERVICE.submit(job.path, job.source, settings, job.meta, max_workers=workers)] = i
             return
 
-    for _ in range(workers):
+    for _ in range(max(1, workers) * IN_FLIGHT_PER_WORKER):
         submit_next()
     while running:  # the service stops each document at its time budget
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
             i = running.pop(future)
-            results[i] = future.result()
-            if on_result:
-                on_result(results[i])
-            submit_next()
+            submit_next()  # the next document starts before this one's result is handled
+            yield i, future.result()
+
+
+def run_jobs(jobs: Sequence[Job], settings: Settings, workers: int = 1, isolate: bool = True,
+             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+    """Process jobs as ``stream_jobs`` does; ``on_result`` sees each as it ends, the list comes
+    back in job order."""
+    results: list[SourceResult | None] = [None] * len(jobs)
+    for i, result in stream_jobs(jobs, settings, workers, isolate):
+        results[i] = result
+        if on_result:
+            on_result(result)
     return [r for r in results if r is not None]
 
 

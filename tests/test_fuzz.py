@@ -34,9 +34,9 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from pipeline.ingest import process_source
 from pipeline.model import SourceResult
-from pipeline.rows import per_table_files, result_tables
+from pipeline.rows import partition_of, per_table_files, result_tables
 from pipeline.settings import Settings
-from pipeline.storage import _safe_name
+from pipeline.storage import check_partition
 from tests.fixtures.bad_inputs import (
     ARTICLE_PARAS,
     HELVETICA,
@@ -159,8 +159,7 @@ def check_input(workdir: Path, name: str, data: bytes) -> SourceResult:
     pickle.loads(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     result_tables(result)
     per_table_files(result)
-    for key in [result.unit_id, *(d.doc_id for d in result.documents)]:
-        _safe_name(key)
+    check_partition("documents", partition_of(result))  # the folder its rows go to is a safe path
     return result
 
 

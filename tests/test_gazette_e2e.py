@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
@@ -48,8 +47,8 @@ def test_sample_documents(sample_out):
 
 def test_sample_chapters_and_sections_follow_the_body(sample_out, seed_text):
     con = duckdb.connect()
-    doc1 = con.sql(f"select doc_id from '{sample_out}/documents/*.parquet' where doc_number = '穗府办〔2021〕9号'").fetchall()[0][0]
-    rows = con.sql(f"select level, heading, parent_seq, seq from '{sample_out}/sections/*.parquet' "
+    doc1 = con.sql(f"select doc_id from '{sample_out}/documents/**/*.parquet' where doc_number = '穗府办〔2021〕9号'").fetchall()[0][0]
+    rows = con.sql(f"select level, heading, parent_seq, seq from '{sample_out}/sections/**/*.parquet' "
                    f"where doc_id = '{doc1}' and level in ('chapter', 'section') order by seq").fetchall()
     assert sum(1 for r in rows if r[0] == "chapter") == 15
     assert sum(1 for r in rows if r[0] == "section") == 64
@@ -61,8 +60,8 @@ def test_sample_chapters_and_sections_follow_the_body(sample_out, seed_text):
 
 def test_sample_document2_outline(sample_out):
     con = duckdb.connect()
-    rows = con.sql(f"select s.level, s.title, s.seq, s.parent_seq from '{sample_out}/sections/*.parquet' s "
-                   f"join '{sample_out}/documents/*.parquet' d using (doc_id) "
+    rows = con.sql(f"select s.level, s.title, s.seq, s.parent_seq from '{sample_out}/sections/**/*.parquet' s "
+                   f"join '{sample_out}/documents/**/*.parquet' d using (doc_id) "
                    f"where d.doc_number = '穗林业园林规字〔2021〕2号' order by seq").fetchall()
     items = [r[1] for r in rows if r[0] == "item"]
     assert items == ["实施范围", "实施依据", "总体要求原则", "经济补偿方案", "资金拨付", "资金管理", "部门分工", "保障措施"]
@@ -76,37 +75,37 @@ def test_sample_document2_outline(sample_out):
 
 def test_sample_furniture_is_gone_from_text_and_kept_in_removed(sample_out):
     con = duckdb.connect()
-    leaked = con.sql(f"""select count(*) from '{sample_out}/sections/*.parquet'
+    leaked = con.sql(f"""select count(*) from '{sample_out}/sections/**/*.parquet'
         where text like '%本文与正式文件%' or heading like '%本文与正式文件%'
            or text like '%广州市人民政府公报 2021年第29期%' or regexp_matches(text, '(^|\\n)— \\d+ —($|\\n)')""").fetchall()
     assert leaked[0][0] == 0
-    reasons = dict(con.sql(f"select reason, count(*) from '{sample_out}/removed/*.parquet' group by 1").fetchall())
+    reasons = dict(con.sql(f"select reason, count(*) from '{sample_out}/removed/**/*.parquet' group by 1").fetchall())
     assert reasons["watermark"] == 79  # every body page carries one (the builder's count)
     assert reasons["page_number"] == 79
     assert reasons["running_header"] == 81  # every page but the cover
-    variants = {r[0] for r in con.sql(f"select text from '{sample_out}/removed/*.parquet' where reason = 'watermark'").fetchall()}
+    variants = {r[0] for r in con.sql(f"select text from '{sample_out}/removed/**/*.parquet' where reason = 'watermark'").fetchall()}
     assert {"（本文与正式文件同等效力）", "(本文与正式文件同等效力)", "（本文与正式文件同效力）"} <= variants
 
 
 @pytest.mark.parametrize("phrase", ["为缓解中小微企业融资难题", "不断健全科学的生态公益林补偿机制"])
 def test_sentences_cut_by_page_breaks_are_rejoined(sample_out, phrase):
-    found = duckdb.sql(f"select count(*) from '{sample_out}/sections/*.parquet' where text like '%{phrase}%'").fetchall()
+    found = duckdb.sql(f"select count(*) from '{sample_out}/sections/**/*.parquet' where text like '%{phrase}%'").fetchall()
     assert found[0][0] == 1
 
 
 def test_sample_tables(sample_out):
-    tables = {t["caption"]: t for t in ds.dataset(sample_out / "tables.parquet").to_table().to_pylist()}
+    tables = {t["caption"]: t for t in ds.dataset(sample_out / "tables").to_table().to_pylist()}
     annex = tables["广州市金融发展“十四五”重点项目和工作"]
     assert annex["header"] == ["序号", "重点项目和工作", "责任单位"] and annex["n_rows"] == 40
     assert annex["label"] == "附件" and annex["page_end"] > annex["page_start"]
-    cells = duckdb.sql(f"select row, col, value from '{sample_out}/table_cells/*.parquet' "
+    cells = duckdb.sql(f"select row, col, value from '{sample_out}/table_cells/**/*.parquet' "
                        f"where doc_id = '{annex['doc_id']}' and table_id = '{annex['table_id']}'").fetchall()
     assert [int(v) for r, c, v in sorted(cells) if c == 0] == list(range(1, 41))
     assert not [v for _, _, v in cells if "本文与正式文件" in v or re.fullmatch(r"— \d+ —", v)]
-    typed = pq.read_table(sample_out / "tables" / annex["doc_id"] / f"{annex['table_id']}.parquet")
+    typed = Store(sample_out).read_table_file(annex["doc_id"], annex["table_id"])
     assert typed.schema.field("序号").type == "int64" and typed.num_rows == 40
     assert any(t["kind"] == "borderless" and t["n_cols"] == 2 for t in tables.values())  # the colophon
-    section_text = duckdb.sql(f"select text from '{sample_out}/sections/*.parquet' "
+    section_text = duckdb.sql(f"select text from '{sample_out}/sections/**/*.parquet' "
                               f"where doc_id = '{annex['doc_id']}' and seq = {annex['section_seq']}").fetchall()[0][0]
     assert "以广州期货交易所为核心" not in section_text and "[表 " in section_text
 
@@ -118,7 +117,7 @@ def test_validate_report_and_strict_exit(sample_out, capsys):
     assert "目录「优化金融政策支持」 body「优化金融政策支撑」" in report
     assert "2 of 2 listed documents found as listed" in report
     checks = duckdb.sql(f"select level, number, parent_number, status, toc_title, body_title, similarity "
-                        f"from '{sample_out}/toc_checks/*.parquet' where status <> 'ok'").fetchall()
+                        f"from '{sample_out}/toc_checks/**/*.parquet' where status <> 'ok'").fetchall()
     assert checks == [("section", 1, 12, "title_mismatch", "优化金融政策支持", "优化金融政策支撑", 0.875)]
 
 
@@ -130,7 +129,7 @@ def test_tables_command_lists_tables(sample_out, capsys):
 
 def test_reingest_replaces_rows(sample_out):
     before = {n: Store(sample_out).read(n).num_rows for n in ("documents", "sections", "removed", "tables", "table_cells")}
-    assert main(["ingest", str(SAMPLE_PDF), "--out", str(sample_out), "--raw", "", "-q"]) == 0
+    assert main(["ingest", str(SAMPLE_PDF), "--out", str(sample_out), "--raw", "", "-q", "--force"]) == 0
     assert {n: Store(sample_out).read(n).num_rows for n in before} == before
 
 
