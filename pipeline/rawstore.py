@@ -29,6 +29,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.schema import FETCHES  # the fetch log's one schema
 from pipeline.sniff import sniff
 
 EXTS = ("pdf", "html", "md", "bin")
@@ -38,22 +39,6 @@ BLOB_MODE = 0o444
 _COPY_CHUNK = 1 << 20  # bytes read per step when copying a file in
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-FETCHES_SCHEMA = pa.schema(
-    [
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("final_url", pa.string()),
-        pa.field("sha256", pa.string()),
-        pa.field("http_status", pa.int32()),
-        pa.field("etag", pa.string()),
-        pa.field("last_modified", pa.string()),
-        pa.field("content_type", pa.string()),
-        pa.field("bytes", pa.int64()),
-        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("not_modified", pa.bool_(), nullable=False),
-        pa.field("error", pa.string()),
-        pa.field("refused", pa.string()),
-    ]
-)
 
 
 def _utcnow() -> datetime:
@@ -315,7 +300,7 @@ class FetchManifest:
             }
             for r in records
         ]
-        return pa.Table.from_pylist(rows, schema=FETCHES_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=FETCHES)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> FetchManifest:
@@ -344,8 +329,8 @@ class FetchManifest:
         path = Path(path)
         if not path.exists() or (path.is_dir() and not any(path.glob("**/*.parquet"))):
             return cls()
-        table = pq.read_table(path, schema=FETCHES_SCHEMA) if path.is_dir() else pq.read_table(path)
-        return cls.from_table(table.cast(FETCHES_SCHEMA))
+        table = pq.read_table(path, schema=FETCHES) if path.is_dir() else pq.read_table(path)
+        return cls.from_table(table.cast(FETCHES))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the whole manifest to one Parquet file, atomically."""

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.fetch import USER_AGENT, Fetcher, FetchResult, FetchSettings, UrlPolicy
-from pipeline.rawstore import FETCHES_SCHEMA, FetchManifest, RawStore, sniff_ext
+from pipeline.rawstore import FetchManifest, RawStore, sniff_ext
+from pipeline.schema import FETCHES
 from tests.httpserver import Reply, ScriptedServer
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
@@ -286,7 +287,7 @@ def test_manifest_roundtrip(tmp_path):
         ]
     )
     table = manifest.to_table()
-    assert table.schema == FETCHES_SCHEMA and table.num_rows == 3
+    assert table.schema == FETCHES and table.num_rows == 3
     manifest.save(tmp_path / "m" / "fetches.parquet")
     loaded = FetchManifest.load(tmp_path / "m")
     assert loaded.to_table().equals(table)
