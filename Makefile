@@ -44,13 +44,15 @@ demo: $(STAMP)
 	$(BIN)/gazette validate --out output
 
 test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/deptry .
 	$(BIN)/pytest -q
 
 test-all: $(STAMP)
 	$(BIN)/pytest -q -m ''
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline flows tests bench
+	$(BIN)/ruff check gazette pipeline flows tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

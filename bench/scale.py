@@ -91,7 +91,7 @@ def child_cli(args: list[str]) -> None:
     """``bench/run.py --child cli ...``: the gazette command, as a user runs it."""
     from common import emit
 
-    from pipeline.cli import main
+    from gazette.cli import main
 
     t0 = time.perf_counter()
     code = main(args)

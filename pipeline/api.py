@@ -1,4 +1,13 @@
-"""Open an output for analysis in one call, without knowing its file layout.
+"""The library's entry points, what the ``gazette`` command calls: ``ingest`` inputs into an
+output, ``validate`` its 目录 checks, list its ``tables``, and ``open_output`` for analysis.
+
+    from pipeline.api import ingest, validate, tables
+    run = ingest(["raw/samples"], out="output")      # = gazette ingest raw/samples --out output
+    run.summary.documents, run.skipped, run.errors
+    report = validate("output")                       # = gazette validate --out output
+    report.text, report.failing
+
+Open an output for analysis in one call, without knowing its file layout.
 
     from pipeline.api import open_output
 
@@ -17,14 +26,37 @@ on the command line.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline.rows import typed_from_cells
+from pipeline.hashcache import HashCache
+from pipeline.ingest import (
+    INPUT_SUFFIXES,
+    Candidate,
+    InputError,
+    ResultWriter,
+    Summary,
+    failed_result,
+    find_inputs,
+    open_input,
+    processed_inputs,
+    store_raw,
+)
+from pipeline.isolation import Job, stream_jobs
+from pipeline.model import ErrorRecord, SourceResult
+from pipeline.rawstore import RawStore
+from pipeline.report import render_report
+from pipeline.rows import run_table, typed_from_cells
 from pipeline.schema import DATASETS, PARTITION_FIELDS, PARTITION_KEYS
+from pipeline.settings import Settings, resolve
 from pipeline.storage import Snapshot, Store, open_store
 
 
@@ -97,3 +129,155 @@ def open_output(location: str | Path = "output") -> Output:
 
 def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+# --- ingest, validate, tables --------------------------------------------------------------------
+
+
+class UsageError(ValueError):
+    """The call cannot run as asked (no input, an output that cannot be written or read)."""
+
+
+@dataclass
+class IngestRun:
+    """What ``ingest`` did: the summary of the parsed inputs, the inputs skipped because this
+    pipeline version had processed their bytes, and every error (also in ``errors``)."""
+
+    out: str
+    summary: Summary
+    skipped: int = 0
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[ErrorRecord]:
+        return self.summary.errors
+
+
+def check_output(out: str) -> str | None:
+    """Why ``out`` cannot take an output (checked before any input is read), or None."""
+    if not out.strip():
+        return "--out is empty: name an output directory"
+    if "://" in out and not out.startswith("file://"):
+        return None  # an object store: it says so itself when it is written
+    root = Path(out.removeprefix("file://"))
+    if root.exists() and not root.is_dir():
+        return f"--out {out} is not a directory"
+    for public in DATASETS:  # the output's one link per dataset
+        link = root / public
+        if link.exists() and not link.is_symlink():
+            return f"--out {out}: {link} exists and is not a gazette dataset link: choose another --out"
+    try:
+        (root / ".gazette").mkdir(parents=True, exist_ok=True)
+        probe = root / ".gazette" / f".probe-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        return f"--out {out} is not writable ({type(exc).__name__}: {exc.strerror})"
+    return None
+
+
+def ingest(paths: Iterable[str | Path], out: str = "output", *, raw: str | None = "raw", workers: int = 1,
+           force: bool = False, isolate: bool = True, settings: Settings | dict | None = None,
+           on_start: Callable[[int], None] | None = None,
+           on_result: Callable[[SourceResult], None] | None = None) -> IngestRun:
+    """Parse PDFs, HTML pages and posts (files, or the input files in folders) into ``out``.
+
+    Each input is checked (a regular file inside its folder), copied into the raw store
+    ``raw`` (None: not kept), and parsed in a worker process with its time budget and its
+    share of the memory budget, ``workers`` at a time; inputs whose bytes this pipeline
+    version has processed are skipped unless ``force``. Results stream into one snapshot,
+    committed at the end. A bad input costs its own ``errors`` row, never the run.
+    ``on_start(n)`` learns how many inputs will be parsed, ``on_result`` sees each result.
+    Raises ``UsageError`` when there is no input or ``out`` cannot be written.
+    """
+    started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
+    candidates = find_inputs(paths)
+    if not candidates:
+        raise UsageError(f"no input files ({', '.join(INPUT_SUFFIXES)}) in {' '.join(map(str, paths))}")
+    problem = check_output(out)
+    if problem:
+        raise UsageError(problem)
+    settings = resolve(settings).with_(parse_workers=workers)
+    store = open_store(out)
+    done_before = set() if force else processed_inputs(store)
+    hashes = HashCache(store.meta / "input-hashes.json" if isinstance(store, Store) else None)
+    refused, jobs, skipped = _jobs(candidates, RawStore(raw) if raw else None, settings, done_before, hashes)
+    if on_start:
+        on_start(len(jobs))
+    run = IngestRun(out, Summary(), skipped, [str(c.path) for c in candidates])
+    with store.transaction() as tx:  # results stream into the output's files; one snapshot at the end
+        writer = ResultWriter(tx)
+        for result in refused:
+            run.summary.add(result)
+            writer.add(result)
+        for _, result in stream_jobs(jobs, settings, workers=workers, isolate=isolate):
+            run.summary.add(result)
+            writer.add(result)
+            hashes.parsed(result.source, result.raw_sha256)
+            if on_result:
+                on_result(result)
+        tx.flush()  # every row is converted now: an input whose rows the schema refuses is known
+        run.summary.errors += writer.refused
+        tx.log("runs", run_table(uuid.uuid4().hex[:12], "cli-ingest", run.inputs, run.summary.counts(), started,
+                                 time.perf_counter() - t0, skipped))
+    hashes.save()
+    return run
+
+
+def _jobs(candidates: Sequence[Candidate], raw: RawStore | None, settings: Settings, done_before: set[str],
+          hashes: HashCache) -> tuple[list[SourceResult], list[Job], int]:
+    """(failed results, parse jobs, inputs skipped). Each input is checked first (a regular file
+    inside its folder, not too large: else its failed result); its bytes are copied into the
+    raw store, which keeps them for ``gazette reprocess`` (a failed copy is that input's error,
+    not the batch's); an input whose bytes this pipeline version has processed is skipped."""
+    refused: list[SourceResult] = []
+    jobs: list[Job] = []
+    skipped = 0
+    for c in candidates:
+        try:
+            with open_input(c.path, c.root, settings.max_file_bytes):
+                pass  # the checks only: the bytes are read below, or by the parse
+        except InputError as exc:
+            refused.append(failed_result(str(c.path), None, exc.stage, exc.reason, str(exc)))
+            continue
+        sha = hashes.sha256(c.path) if done_before or raw is not None else None
+        if raw is not None and not raw.has(sha):
+            stored = store_raw(raw, c.path, c.root, settings)
+            if isinstance(stored, SourceResult):
+                refused.append(stored)
+                continue
+        if sha is not None and sha in done_before:
+            skipped += 1
+            continue
+        hashes.before_parse(c.path)  # the parse reads its bytes: their sha256 is remembered for the next run
+        jobs.append(Job(c.path, str(c.path), {"root": str(c.root)}))
+    return refused, jobs, skipped
+
+
+@dataclass
+class Validation:
+    """The 目录 check of an output: a readable report, and whether any entry is missing, out of
+    order or extra (what ``gazette validate --strict`` fails on)."""
+
+    text: str
+    failing: bool
+
+
+def _written(out: str) -> Store:
+    store = open_store(out)
+    if isinstance(store, Store) and store.current() is None:
+        raise UsageError(f"no gazette output in {out} (run gazette ingest --out {out} first)")
+    return store
+
+
+def validate(out: str = "output") -> Validation:
+    """Every document's 目录 check, as a report. Raises ``UsageError`` without an output."""
+    store = _written(out)
+    text, failing = render_report(store.read("documents"), store.read("toc_checks"))
+    return Validation(text, failing)
+
+
+def tables(out: str = "output") -> pa.Table:
+    """The ``tables`` dataset (one row per printed table), by document and table. Raises
+    ``UsageError`` without an output."""
+    return _written(out).read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])

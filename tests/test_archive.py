@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from gazette.cli import main
 from pipeline.api import open_output
-from pipeline.cli import main
 from pipeline.isolation import ParseService
 from pipeline.schema import DATASETS, PARTITION_FIELDS
 from pipeline.storage import COMPACT_AT_FILES, KEEP_SNAPSHOTS, Store, open_store

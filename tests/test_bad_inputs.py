@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-import pipeline.cli
-from pipeline.cli import main
+import gazette.cli
+from gazette.cli import main
 from pipeline.ingest import commit_results, discover_inputs, process_source
 from pipeline.isolation import Job, run_jobs
 from pipeline.settings import Settings
@@ -126,9 +126,9 @@ def test_bad_pdf_outcome_with_pdfplumber_backend(case: BadInput, corpus):
 
 def test_cli_batch_of_bad_and_good_inputs(corpus, tmp_path, monkeypatch, capsys):
     folder, cases, good = corpus
-    original = pipeline.cli._settings
+    original = gazette.cli._settings
     # the CLI has no flags for these limits: apply the corpus's small limits to whatever it builds
-    monkeypatch.setattr(pipeline.cli, "_settings", lambda args: original(args).with_(**LIMITS))
+    monkeypatch.setattr(gazette.cli, "_settings", lambda args: original(args).with_(**LIMITS))
     out = tmp_path / "out"
     code = main(["ingest", str(folder), "--out", str(out), "--raw", "", "-q"])
     captured = capsys.readouterr()
@@ -254,7 +254,7 @@ def test_2000_page_pdf_in_bounded_memory(tmp_path):
     # a fresh interpreter, so RUSAGE_CHILDREN sees only the forked worker that parses the PDF
     code = (
         "import resource, sys\n"
-        "from pipeline.cli import main\n"
+        "from gazette.cli import main\n"
         f"rc = main(['ingest', {str(pdf)!r}, '--out', {str(out)!r}, '--raw', '', '-q'])\n"
         "print('RESULT', rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )

@@ -8,7 +8,7 @@ from prefect.client.orchestration import get_client
 
 import flows.pipeline_flows as pf
 import pipeline.rows
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.fetch import FetchSettings
 from pipeline.storage import Store
 from tests.conftest import small_issue

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.storage import Store
 from tests.conftest import CORPUS, SAMPLE_PDF
 

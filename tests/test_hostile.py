@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.discover import (
     ITEMS_BEYOND_CAP,
     LINKS_BEYOND_CAP,
@@ -109,7 +109,7 @@ def _without_permission_override() -> None:
 def run_cli_bound_by_file_modes(*args: str) -> subprocess.CompletedProcess:
     """``gazette`` in a fresh interpreter for which ``chmod`` means what it says."""
     preexec = _without_permission_override if os.geteuid() == 0 else None
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gazette.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, preexec_fn=preexec)
 
 
@@ -244,7 +244,7 @@ def test_f2_a_full_raw_store_costs_only_the_input_being_copied(tmp_path):
     out, raw = tmp_path / "out", tmp_path / "raw"
     code = ("import resource, sys\n"
             f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"  # Python ignores SIGXFSZ: writes fail
-            "from pipeline.cli import main\n"
+            "from gazette.cli import main\n"
             f"sys.exit(main(['ingest', {str(folder)!r}, '--out', {str(out)!r}, '--raw', {str(raw)!r}, '-q']))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.storage import Store
 from tests.conftest import CORPUS, SEED_POST
 

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.issue import labelled_fields
 from pipeline.storage import Store
 from tests.fixtures.legal_code import LAST_ARTICLE, civil_code_outline, civil_code_text

@@ -232,7 +232,7 @@ def test_the_servers_scheduler_runs_the_served_deployment(site, tmp_path):
 
 
 def _discover(site_url: str, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return cli([sys.executable, "-m", "pipeline.cli", "discover", site_url, "--out", str(tmp_path / "out"),
+    return cli([sys.executable, "-m", "gazette.cli", "discover", site_url, "--out", str(tmp_path / "out"),
                 "--raw", str(tmp_path / "raw"), "--allow-private"], env)
 
 

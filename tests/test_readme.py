@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from gazette.cli import main
 from pipeline import faults
-from pipeline.cli import main
 from pipeline.ingest import process_source
 from pipeline.storage import Store
 from tests.conftest import CORPUS, SAMPLE_PDF

@@ -245,7 +245,7 @@ def test_two_concurrent_writers_lose_nothing(tmp_path):
 
 def test_any_filesystem_uri_holds_the_same_datasets(pdf_factory):
     """An fsspec in-memory filesystem stands in for s3:// (no rename, no symlinks)."""
-    from pipeline.cli import main
+    from gazette.cli import main
     from pipeline.storage import ObjectStore, open_store
     from tests.conftest import small_issue
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from pipeline.cli import main
+from gazette.cli import main
 from pipeline.storage import Store
 from tests.test_gazette_e2e import seed_body_headings
 

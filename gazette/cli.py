@@ -7,6 +7,8 @@
     gazette discover https://host/gazette/ --out output     # Prefect flow: fetch new issues
     gazette reprocess --outdated --out output     # Prefect flow: re-run from the raw store
 
+Each command calls the Python function of the same name (``gazette.ingest``, ``.tables``,
+``.validate``, ``.open_output``, ``.discover``, ``.reprocess``) and prints what it returns.
 Library errors become one-line messages here, at the boundary; the exit code is non-zero
 when any input failed (1) or the command could not run (2: a usage error, an unusable
 ``--out``, no input, no output to read). Names and messages are printed with their
@@ -16,34 +18,16 @@ non-printable characters escaped, so a file name cannot forge a line or drive th
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import sys
-import time
-import uuid
 from pathlib import Path
 
 from tqdm import tqdm
 
+import gazette
+from flows.errors import TemporaryServerDidNotStart
 from pipeline import PIPELINE_VERSION, __version__
-from pipeline.hashcache import HashCache
-from pipeline.ingest import (
-    INPUT_SUFFIXES,
-    Candidate,
-    InputError,
-    ResultWriter,
-    Summary,
-    failed_result,
-    find_inputs,
-    open_input,
-    processed_inputs,
-    store_raw,
-)
-from pipeline.isolation import Job, stream_jobs
-from pipeline.model import SourceResult
-from pipeline.rawstore import RawStore
-from pipeline.rows import run_table
-from pipeline.schema import DATASETS
+from pipeline.api import UsageError
 from pipeline.settings import (
     MAX_DOC_TIMEOUT_S,
     MAX_LISTING_PAGES,
@@ -53,7 +37,6 @@ from pipeline.settings import (
     MIN_PROCESS_MEMORY_MB,
     Settings,
 )
-from pipeline.storage import Store, open_store
 
 
 def printable(text: object) -> str:
@@ -80,29 +63,6 @@ def _number(kind: type, low: float, high: float, what: str):
     return parse
 
 
-def _check_out(out: str) -> str | None:
-    """Why ``--out`` cannot take this run's output (checked before any input is parsed), or None."""
-    if not out.strip():
-        return "--out is empty: name an output directory"
-    if "://" in out and not out.startswith("file://"):
-        return None  # an object store: it says so itself when it is written
-    root = Path(out.removeprefix("file://"))
-    if root.exists() and not root.is_dir():
-        return f"--out {out} is not a directory"
-    for public in DATASETS:  # the output's one link per dataset
-        link = root / public
-        if link.exists() and not link.is_symlink():
-            return f"--out {out}: {link} exists and is not a gazette dataset link: choose another --out"
-    try:
-        (root / ".gazette").mkdir(parents=True, exist_ok=True)
-        probe = root / ".gazette" / f".probe-{uuid.uuid4().hex}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        return f"--out {out} is not writable ({type(exc).__name__}: {exc.strerror})"
-    return None
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     changes = {}
     if getattr(args, "backend", None):
@@ -123,95 +83,34 @@ def _error(text: str) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Parse inputs into Parquet; inputs whose bytes this pipeline version has processed are
     skipped (--force parses them again). Example: gazette ingest raw/samples --out output"""
-    started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
-    candidates = find_inputs(args.paths)
-    if not candidates:
-        _error(f"error: no input files ({', '.join(INPUT_SUFFIXES)}) in {' '.join(args.paths)}")
-        return 2
-    problem = _check_out(args.out)
-    if problem:
-        _error(f"error: {problem}")
-        return 2
-    settings = _settings(args)
-    raw = RawStore(args.raw) if args.raw else None
-    store = open_store(args.out)
-    done_before = set() if args.force else processed_inputs(store)
-    hashes = HashCache(store.meta / "input-hashes.json" if isinstance(store, Store) else None)
-    refused, jobs, skipped = _jobs(candidates, raw, settings, done_before, hashes)
-    summary = Summary()
-    bar = tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs, file=sys.stderr)
-    with store.transaction() as tx:  # results stream into the output's files; one snapshot at the end
-        writer = ResultWriter(tx)
-        for result in refused:
-            summary.add(result)
-            writer.add(result)
-        for _, result in stream_jobs(jobs, settings, workers=args.workers, isolate=not args.no_isolate):
-            summary.add(result)
-            writer.add(result)
-            hashes.parsed(result.source, result.raw_sha256)
-            bar.update(1)
-            bar.set_postfix_str(printable(Path(result.source).name[:30]))
-        bar.close()
-        tx.flush()  # every row is converted now: an input whose rows the schema refuses is known
-        summary.errors += writer.refused
-        run = run_table(uuid.uuid4().hex[:12], "cli-ingest", [str(c.path) for c in candidates], summary.counts(),
-                        started, time.perf_counter() - t0, skipped)
-        tx.log("runs", run)
-    hashes.save()
-    for e in summary.errors:
+    bars: list[tqdm] = []  # made once the inputs are checked: a usage error prints no bar
+
+    def start(total: int) -> None:
+        bars.append(tqdm(total=total, unit="file", disable=args.quiet or not total, file=sys.stderr))
+
+    def done(result) -> None:
+        bars[0].update(1)
+        bars[0].set_postfix_str(printable(Path(result.source).name[:30]))
+
+    try:
+        run = gazette.ingest(args.paths, args.out, raw=args.raw, workers=args.workers, force=args.force,
+                             isolate=not args.no_isolate, settings=_settings(args), on_start=start, on_result=done)
+    finally:
+        for bar in bars:
+            bar.close()
+    for e in run.errors:
         _error(f"error: {e.source}: {e.error_type}: {e.message}")
-    print(printable(summary.line()))
-    if skipped:
-        print(f"skipped {skipped} inputs already processed by pipeline {PIPELINE_VERSION} (--force parses them again)")
+    print(printable(run.summary.line()))
+    if run.skipped:
+        print(f"skipped {run.skipped} inputs already processed by pipeline {PIPELINE_VERSION} (--force parses them again)")
     print(printable(f"wrote {args.out} (pipeline {PIPELINE_VERSION})"))
-    return 1 if summary.errors else 0
-
-
-def _jobs(candidates: list[Candidate], raw: RawStore | None, settings: Settings, done_before: set[str],
-          hashes: HashCache) -> tuple[list[SourceResult], list[Job], int]:
-    """(failed results, parse jobs, inputs skipped). Each input is checked first (a regular file
-    inside its folder, not too large: else its failed result); its bytes are copied into the
-    raw store, which keeps them for ``gazette reprocess`` (a failed copy is that input's error,
-    not the batch's); an input whose bytes this pipeline version has processed is skipped."""
-    refused: list[SourceResult] = []
-    jobs: list[Job] = []
-    skipped = 0
-    for c in candidates:
-        try:
-            with open_input(c.path, c.root, settings.max_file_bytes):
-                pass  # the checks only: the bytes are read below, or by the parse
-        except InputError as exc:
-            refused.append(failed_result(str(c.path), None, exc.stage, exc.reason, str(exc)))
-            continue
-        sha = hashes.sha256(c.path) if done_before or raw is not None else None
-        if raw is not None and not raw.has(sha):
-            stored = store_raw(raw, c.path, c.root, settings)
-            if isinstance(stored, SourceResult):
-                refused.append(stored)
-                continue
-        if sha is not None and sha in done_before:
-            skipped += 1
-            continue
-        hashes.before_parse(c.path)  # the parse reads its bytes: their sha256 is remembered for the next run
-        jobs.append(Job(c.path, str(c.path), {"root": str(c.root)}))
-    return refused, jobs, skipped
-
-
-def _open_output(out: str) -> Store | None:
-    """The output to read, or None (with one line on stderr) when there is none."""
-    store = open_store(out)
-    if isinstance(store, Store) and store.current() is None:
-        _error(f"error: no gazette output in {out} (run gazette ingest --out {out} first)")
-        return None
-    return store
+    return 1 if run.errors else 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run DuckDB SQL over the output, every dataset a view under its own name (with the
     partition columns doc_kind and year). Example: gazette sql 'SELECT year, count(*) FROM documents GROUP BY 1'"""
-    from pipeline.api import open_output
-
-    relation = open_output(args.out).sql(args.query)  # an output not written yet: empty views
+    relation = gazette.open_output(args.out).sql(args.query)  # an output not written yet: empty views
     if relation is None:  # a statement without a result (CREATE, SET, ...)
         return 0
     if args.csv:
@@ -225,10 +124,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_tables(args: argparse.Namespace) -> int:
     """List tables: doc, caption, pages, rows x cols. Example: gazette tables --out output"""
-    store = _open_output(args.out)
-    if store is None:
-        return 2
-    table = store.read("tables").sort_by([("doc_id", "ascending"), ("table_id", "ascending")])
+    table = gazette.tables(args.out)
     for row in table.to_pylist():
         pages = "-" if row["page_start"] is None else f"p.{row['page_start']}"
         if row["page_end"] not in (None, row["page_start"]):
@@ -242,23 +138,26 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Report each document's 目录 check. Example: gazette validate --out output --strict"""
-    from pipeline.report import render_report
-
-    store = _open_output(args.out)
-    if store is None:
-        return 2
-    report, failing = render_report(store.read("documents"), store.read("toc_checks"))
-    print("\n".join(printable(line) for line in report.split("\n")))
-    return 1 if args.strict and failing else 0
+    report = gazette.validate(args.out)
+    print("\n".join(printable(line) for line in report.text.split("\n")))
+    return 1 if args.strict and report.failing else 0
 
 
-def _flows_command(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from flows import cli as flows_cli  # Prefect lives in flows/, loaded only for these commands
+def cmd_discover(args: argparse.Namespace) -> int:
+    """Fetch a gazette listing's new issues and ingest them (Prefect flow).
+    Example: gazette discover https://www.gz.gov.cn/gfxwj/szfgb/ --out output"""
+    result = gazette.discover(args.index_url, args.out, args.raw or "raw", allowed_hosts=args.allow_host,
+                              allow_private=args.allow_private, max_pages=args.max_pages)
+    print(printable(result["summary"] + f"; {result['skipped']} unchanged"))
+    return 1 if result["errors"] else 0
 
-        return getattr(flows_cli, name)(args)
 
-    return run
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    """Re-run the pipeline from the raw store (Prefect flow). Example: gazette reprocess --outdated"""
+    selection = "issue" if args.issue else ("all" if args.all else "outdated")
+    result = gazette.reprocess(selection, args.out, args.raw or "raw", issue=args.issue)
+    print(printable(result["summary"]))
+    return 1 if result["errors"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when anything is missing, out of order or extra")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("discover", help="fetch a gazette listing's new issues and ingest them (Prefect flow)")
+    p = sub.add_parser("discover", help=cmd_discover.__doc__)
     p.add_argument("index_url")
     out_option(p)
     p.add_argument("--raw", default="raw", help="raw store (default: raw)")
@@ -309,16 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses (tests)")
     p.add_argument("--max-pages", type=_number(int, 1, MAX_LISTING_PAGES, "--max-pages"), default=20,
                    help=f"listing pages to follow (1 to {MAX_LISTING_PAGES})")
-    p.set_defaults(func=_flows_command("discover"))
+    p.set_defaults(func=cmd_discover)
 
-    p = sub.add_parser("reprocess", help="re-run the pipeline from the raw store (Prefect flow)")
+    p = sub.add_parser("reprocess", help=cmd_reprocess.__doc__)
     out_option(p)
     p.add_argument("--raw", default="raw", help="raw store (default: raw)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--issue", help="one issue id, e.g. 2021-29")
     group.add_argument("--outdated", action="store_true", help="documents of an older pipeline_version")
     group.add_argument("--all", action="store_true", help="every document")
-    p.set_defaults(func=_flows_command("reprocess"))
+    p.set_defaults(func=cmd_reprocess)
     return parser
 
 
@@ -336,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:  # no input, an output that cannot be written or read
+        _error(f"error: {exc}")
+        return 2
+    except TemporaryServerDidNotStart as exc:
+        _error(f"error: {exc}")
+        return 2
     except Exception as exc:  # one line for the operator, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,20 @@
-"""``gazette discover`` and ``gazette reprocess``: run the real Prefect flows.
+"""The flows as Python calls, what ``gazette discover`` and ``gazette reprocess`` run.
+
+    from flows.api import discover, reprocess
+    discover("https://www.gz.gov.cn/gfxwj/szfgb/", out="output")   # = gazette discover URL --out output
+    reprocess("outdated", out="output")                           # = gazette reprocess --outdated
 
 Without ``PREFECT_API_URL`` set, Prefect starts a temporary local server for the run
-(embedded mode); with it set, runs show in that server's UI.
+(embedded mode); with it set, runs show in that server's UI. The temporary server is
+started here first, waited for and tried again once, so that a slow start on a busy machine
+is not the run's failure (``TemporaryServerDidNotStart`` when it really does not start).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
+
+from flows.errors import TemporaryServerDidNotStart
 
 # Set before Prefect is imported: its settings are read once, at import.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -18,10 +24,6 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 STARTUP_TIMEOUT_S = 120
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT_S))
 STARTUP_TRIES = 2  # a start that timed out is tried once more before the run gives up
-
-
-class TemporaryServerDidNotStart(RuntimeError):
-    pass
 
 
 def _start_temporary_server() -> None:
@@ -53,41 +55,30 @@ def _start_temporary_server() -> None:
     )
 
 
-def _embedded(run):
-    """Run a flow command; a temporary server that does not start is one line on stderr, exit 2."""
-
-    def command(args: argparse.Namespace) -> int:
-        from pipeline.isolation import start_parse_service
-
-        start_parse_service(wait=False)  # starts while Prefect's temporary server does
-        try:
-            _start_temporary_server()
-        except TemporaryServerDidNotStart as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return run(args)
-
-    command.__doc__ = run.__doc__
-    return command
 
 
-@_embedded
-def discover(args: argparse.Namespace) -> int:
+def _ready() -> None:
+    from pipeline.isolation import start_parse_service
+
+    start_parse_service(wait=False)  # starts while Prefect's temporary server does
+    _start_temporary_server()
+
+
+def discover(index_url: str, out: str = "output", raw: str = "raw", *, allowed_hosts: list[str] | None = None,
+             allow_private: bool = False, max_pages: int = 20) -> dict:
+    """Crawl a gazette listing, fetch the issues it has not seen, ingest them (the
+    ``discover_and_ingest`` flow); returns the flow's summary (documents, errors, skipped)."""
+    _ready()
     from flows.pipeline_flows import discover_and_ingest
 
-    result = discover_and_ingest(
-        args.index_url, out=args.out, raw=args.raw, allowed_hosts=args.allow_host,
-        allow_private=args.allow_private, max_pages=args.max_pages,
-    )
-    print(result["summary"] + f"; {result['skipped']} unchanged")
-    return 1 if result["errors"] else 0
+    return discover_and_ingest(index_url, out=out, raw=raw, allowed_hosts=allowed_hosts or [],
+                               allow_private=allow_private, max_pages=max_pages)
 
 
-@_embedded
-def reprocess(args: argparse.Namespace) -> int:
+def reprocess(selection: str = "outdated", out: str = "output", raw: str = "raw", *, issue: str | None = None) -> dict:
+    """Re-run the pipeline from the raw store: ``outdated`` documents (an older
+    ``pipeline_version``), ``all``, or one ``issue`` (with ``issue="2021-29"``)."""
+    _ready()
     from flows.pipeline_flows import reprocess as reprocess_flow
 
-    selection = "issue" if args.issue else ("all" if args.all else "outdated")
-    result = reprocess_flow(selection, out=args.out, raw=args.raw, issue=args.issue)
-    print(result["summary"])
-    return 1 if result["errors"] else 0
+    return reprocess_flow(selection, out=out, raw=raw, issue=issue)
