@@ -22,23 +22,18 @@ import stat
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from pipeline import PIPELINE_VERSION, faults
-from pipeline.extract.html import HtmlInputError, extract_html
-from pipeline.extract.post import extract_post
-from pipeline.issue import doc_number_alone, document_part
-from pipeline.model import Block, BlockKind, Document, ErrorRecord, SourceResult, Table
-from pipeline.outline import build_sections
-from pipeline.process import InputError, front_only, guarded, process_pdf
+from pipeline.model import ErrorRecord, SourceResult
+from pipeline.process import InputError, process_html, process_pdf
 from pipeline.rawstore import RawStore
 from pipeline.rows import error_rows, input_rows, partition_of, result_rows
 from pipeline.settings import Settings, resolve
 from pipeline.sniff import describe, sniff
 from pipeline.storage import ObjectStore, Store, Transaction
-from pipeline.toc import numbering_checks
 
 INPUT_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".shtml")
 _GROWTH_STEP = 1 << 20  # bytes read at a time from a file that grew after it was measured
@@ -234,65 +229,6 @@ def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Sett
     except Exception as exc:  # the per-document boundary: a parser bug must not stop the batch
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return failed_result(source, sha, "pipeline", type(exc).__name__, f"{exc} (at {Path(where.filename).name}:{where.lineno})")
-
-
-def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
-                 http_content_type: str | None = None) -> SourceResult:
-    if len(data) > settings.max_html_bytes:
-        raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
-    try:
-        if kind == "post":
-            ex = extract_post(data, source=source)
-        else:
-            ex = extract_html(data, source=source, url=url, http_content_type=http_content_type)
-    except HtmlInputError as exc:
-        raise InputError(getattr(exc, "reason", "bad_html"), str(exc), "html") from exc
-    unit = (ex.canonical_url and hashlib.sha256(ex.canonical_url.encode()).hexdigest()[:16]) or raw_sha256[:16]
-    doc = Document(
-        doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
-        published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
-        categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
-        original_url=ex.original_url, images=list(ex.images), blocks=[_html_block(b, ex.tables) for b in ex.blocks],
-        tables=list(ex.tables), warnings=list(ex.warnings),
-    )
-    guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc)
-    doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(doc.blocks), build_sections, doc.blocks)
-    doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
-    result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
-    for r in ex.removed:
-        r.doc_id = doc.doc_id
-    result.removed = list(ex.removed)
-    result.warnings = list(ex.warnings)
-    return result
-
-
-# a gazette document's header (issuer, 文号) opens its web page: it is looked for among its
-# first this many blocks only, so that a 文号 quoted further down is not taken for it
-HEADER_SCAN_BLOCKS = 12
-# an HTML paragraph this short (its own <p>: a title, a 文号, a date line) counts as set apart
-SET_APART_MAX_CHARS = 60
-
-
-def _gazette_fields(doc: Document) -> None:
-    """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
-
-    head = [b for b in doc.blocks[:HEADER_SCAN_BLOCKS] if b.kind is BlockKind.PARAGRAPH]
-    at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)
-    if at is None:
-        return
-    part = document_part(doc.blocks[max(0, at - 1):])
-    doc.doc_number, doc.issuer = part.doc_number or doc_number_alone(head[at].text), part.issuer
-    doc.signed_date, doc.publication = part.signed_date, part.publication
-
-
-def _html_block(block: Block, tables: Sequence[Table]) -> Block:
-    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart. A
-    table's block carries its table."""
-    if block.kind is BlockKind.TABLE and block.table_index is not None:
-        return replace(block, table=tables[block.table_index])
-    if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= SET_APART_MAX_CHARS:
-        return replace(block, set_apart=True)
-    return block
 
 
 # --- writing ----------------------------------------------------------------------------

@@ -77,14 +77,6 @@ def _limit_memory(settings: Settings) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _for_storage(result: SourceResult) -> SourceResult:
-    """What leaves the child: everything the datasets store. A document's paragraph blocks are
-    an intermediate stage (their text is in the sections) and half the pickled size."""
-    for doc in result.documents:
-        doc.blocks = []
-    return result
-
-
 def _timed_out(source: str, settings: Settings) -> SourceResult:
     return failed_result(source, None, "pipeline", "timeout", f"stopped after the {settings.doc_timeout_s:g} s time budget")
 
@@ -322,7 +314,7 @@ def _work(requests: int, replies: int) -> None:
             return
         (size,) = _LEN.unpack(header)
         job_id, path, source_name, settings, meta, _ = pickle.loads(source.read(size))
-        result = _for_storage(process_source(path, source_name, settings, **meta))
+        result = process_source(path, source_name, settings, **meta)
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         retiring = (done >= MAX_DOCS_PER_WORKER or psutil.Process().memory_info().rss > RETIRE_RSS_MB * 1024 * 1024
                     or any(e.error_type == "too_much_memory" for e in result.errors))

@@ -203,8 +203,8 @@ class Document:
     canonical_url: str | None = None
     original_url: str | None = None
     images: list[Image] = field(default_factory=list)
-    # content
-    blocks: list[Block] = field(default_factory=list)
+    # content (a document's paragraph blocks are the stages' working state, not kept here: its
+    # sections hold their text, and a result is the same however it was run)
     sections: list[Section] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     toc: list[TocEntry] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""One input (PDF, HTML page or front-matter post) -> ``SourceResult``: the stages in order.
+"""One input (PDF, HTML page or front-matter post) -> ``SourceResult``: the stages in order,
+for PDFs (``process_pdf``) and web pages and posts (``process_html``) alike.
 
 PDF:  extract -> clean -> tables -> layout -> issue split -> outline -> 目录 check
 HTML: decode -> extract main content -> outline
@@ -6,25 +7,37 @@ HTML: decode -> extract main content -> outline
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import statistics
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from pipeline import faults
 from pipeline.clean import clean_pages
+from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.pdf import PdfError, open_pdf
-from pipeline.issue import DocPart, IssueParts, is_toc_title, labelled_fields, split_issue
+from pipeline.extract.post import extract_post
+from pipeline.issue import (
+    DocPart,
+    IssueParts,
+    doc_number_alone,
+    document_part,
+    is_toc_title,
+    labelled_fields,
+    split_issue,
+)
 from pipeline.layout import build_blocks, page_gutters
-from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult
+from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult, Table
 from pipeline.outline import build_sections, heading_of
 from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
 from pipeline.tables import caption_tables, find_tables
-from pipeline.toc import check_document, check_issue
+from pipeline.toc import check_document, check_issue, numbering_checks
 
 T = TypeVar("T")
 
@@ -159,7 +172,6 @@ def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issu
     )
     if doc.page_start is not None and offset is not None:
         doc.printed_page_start = doc.page_start + offset
-    doc.blocks = blocks
     doc.tables = [b.table for b in blocks if b.table is not None]
     for n, table in enumerate(doc.tables, start=1):  # t1, t2, ... in the document's reading order
         table.table_id = f"t{n}"
@@ -220,3 +232,63 @@ def _removed(pages: Sequence[Page], documents: Sequence[Document], front: list[R
                 out.append(Removed(page.page_no, ln.text, ln.reason or str(ln.layer), doc_for(page.page_no)))
     return out
 
+
+# --- HTML pages and posts ---------------------------------------------------------------------
+
+
+def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settings: Settings, url: str | None = None,
+                 http_content_type: str | None = None) -> SourceResult:
+    if len(data) > settings.max_html_bytes:
+        raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
+    try:
+        if kind == "post":
+            ex = extract_post(data, source=source)
+        else:
+            ex = extract_html(data, source=source, url=url, http_content_type=http_content_type)
+    except HtmlInputError as exc:
+        raise InputError(getattr(exc, "reason", "bad_html"), str(exc), "html") from exc
+    unit = (ex.canonical_url and hashlib.sha256(ex.canonical_url.encode()).hexdigest()[:16]) or raw_sha256[:16]
+    doc = Document(
+        doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
+        published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
+        categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
+        original_url=ex.original_url, images=list(ex.images), tables=list(ex.tables), warnings=list(ex.warnings),
+    )
+    blocks = [_html_block(b, ex.tables) for b in ex.blocks]
+    guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc, blocks)
+    doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks), build_sections, blocks)
+    doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
+    result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
+    for r in ex.removed:
+        r.doc_id = doc.doc_id
+    result.removed = list(ex.removed)
+    result.warnings = list(ex.warnings)
+    return result
+
+
+# a gazette document's header (issuer, 文号) opens its web page: it is looked for among its
+# first this many blocks only, so that a 文号 quoted further down is not taken for it
+HEADER_SCAN_BLOCKS = 12
+# an HTML paragraph this short (its own <p>: a title, a 文号, a date line) counts as set apart
+SET_APART_MAX_CHARS = 60
+
+
+def _gazette_fields(doc: Document, blocks: Sequence[Block]) -> None:
+    """A gazette document published as a web page: its 文号, issuer, date and 公开方式."""
+    head = [b for b in blocks[:HEADER_SCAN_BLOCKS] if b.kind is BlockKind.PARAGRAPH]
+    at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)
+    if at is None:
+        return
+    part = document_part(list(blocks[max(0, at - 1):]))
+    doc.doc_number, doc.issuer = part.doc_number or doc_number_alone(head[at].text), part.issuer
+    doc.signed_date, doc.publication = part.signed_date, part.publication
+
+
+def _html_block(block: Block, tables: Sequence[Table]) -> Block:
+    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart. A
+    table's block carries its table."""
+    if block.kind is BlockKind.TABLE and block.table_index is not None:
+        return replace(block, table=tables[block.table_index])
+    if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= SET_APART_MAX_CHARS:
+        return replace(block, set_apart=True)
+    return block
