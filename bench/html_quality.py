@@ -333,8 +333,8 @@ def ours_text(data: bytes) -> str:
     ex = extract_html(data, source="bench")
     parts = []
     for b in ex.blocks:
-        if b.table_index is not None:
-            t = ex.tables[b.table_index]
+        if b.table is not None:
+            t = b.table
             parts.extend(" ".join(row) for row in [t.header, *t.rows])
         else:
             parts.append(b.text)

@@ -10,51 +10,18 @@ A PDF without any 文号 header is one document.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
 from pipeline.chinese import DOC_NUMBER, iso_date, join_han, parse_heading
-from pipeline.model import Block, BlockKind, Removed, TocEntry
+from pipeline.model import Block, BlockKind, Document, Draft, IssueParts, Removed, TocEntry
 
 _ISSUE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
 _PUBLIC = re.compile(r"^公开方式\s*[：:]\s*(.+)$")
 _PAGE_REF = re.compile(r"(?:[（(]\s*(\d{1,4})\s*[）)]|[.…·．_]{3,}\s*(\d{1,4}))\s*$")
 _ISSUER_LINE = re.compile(r"^(.{2,60}?)\s*文\s*件$")
-
-
-@dataclass
-class DocPart:
-    """One document's blocks and header metadata, before outline and tables."""
-
-    blocks: list[Block]
-    doc_number: str | None = None
-    issuer: str | None = None
-    title: str | None = None
-    signed_date: str | None = None
-    publication: str | None = None
-    effective_date: str | None = None
-    validity: str | None = None
-    toc: list[TocEntry] = field(default_factory=list)
-    back_matter: list[Block] = field(default_factory=list)
-    removed: list[Removed] = field(default_factory=list)
-
-
-@dataclass
-class IssueParts:
-    issue: str | None
-    gazette: str | None
-    toc: list[TocEntry]
-    documents: list[DocPart]
-    removed: list[Removed]  # front matter: cover and issue 目录 lines
-
-    def unit_id(self, raw_sha256: str) -> str:
-        if self.issue and self.gazette:
-            return f"{self.issue}-{hashlib.sha1(self.gazette.encode()).hexdigest()[:6]}"
-        return raw_sha256[:16]
 
 
 def _compact(text: str) -> str:
@@ -188,15 +155,15 @@ def labelled_fields(text: str) -> dict[str, str]:
     return out
 
 
-def _read_metadata_block(part: DocPart) -> None:
-    for b in part.blocks[:META_BLOCK_SCAN]:
+def _read_metadata_block(doc: Document, blocks: Sequence[Block]) -> None:
+    for b in blocks[:META_BLOCK_SCAN]:
         if b.kind is BlockKind.PARAGRAPH and (is_toc_title(b.text) or parse_heading(b.text, b.set_apart)):
             break
         for name, value in labelled_fields(b.text).items():
             if name.endswith("_date"):
                 value = iso_date(value)
-            if value and getattr(part, name) is None:
-                setattr(part, name, value)
+            if value and getattr(doc, name) is None:
+                setattr(doc, name, value)
 
 
 # --- a document's own 目录 -------------------------------------------------------------------
@@ -339,35 +306,36 @@ def find_title(blocks: Sequence[Block], title: str, start: int) -> int | None:
     return None
 
 
-def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
-    """Header metadata, the document's own 目录 and its back matter.
+def document_part(blocks: list[Block], title: str | None = None) -> Draft:
+    """A document's draft: its header metadata, its own 目录 and its back matter.
 
     ``title``: the issue 目录's title for a document found by its title (no 文号 header).
     """
-    part = DocPart(blocks=blocks, title=title)
+    doc = Document(title=title)
+    draft = Draft(doc)
     i = 0
     if blocks and (m := _ISSUER_LINE.match(blocks[0].text.strip())):
-        part.issuer = re.sub(r"\s+", " ", m.group(1)).strip()
+        doc.issuer = re.sub(r"\s+", " ", m.group(1)).strip()
         i = 1
     if i < len(blocks) and (num := doc_number_alone(blocks[i].text)):
-        part.doc_number = num
+        doc.doc_number = num
         i += 1
         if i < len(blocks) and not blocks[i].text.rstrip().endswith(("：", ":")):
-            part.title = _title_after_issuers(blocks[i].text, part.issuer)
-    _read_metadata_block(part)
+            doc.title = _title_after_issuers(blocks[i].text, doc.issuer)
+    _read_metadata_block(doc, blocks)
     for b in blocks:
-        if part.signed_date is None and (date := iso_date(_compact(b.text))) and "年" in b.text:
-            part.signed_date = date
+        if doc.signed_date is None and (date := iso_date(_compact(b.text))) and "年" in b.text:
+            doc.signed_date = date
     # the document's own 目录
     body: list[Block] = []
     j = 0
     while j < len(blocks):
         b = blocks[j]
-        if b.kind is BlockKind.PARAGRAPH and is_toc_title(b.text) and not part.toc:
+        if b.kind is BlockKind.PARAGRAPH and is_toc_title(b.text) and not doc.toc:
             entries, end = parse_toc_blocks(blocks, j)
             if entries:
-                part.toc = entries
-                part.removed += [Removed(x.page_start, x.text, "toc") for x in blocks[j:end]]
+                doc.toc = entries
+                draft.removed += [Removed(x.page_start, x.text, "toc") for x in blocks[j:end]]
                 j = end
                 continue
         body.append(b)
@@ -375,9 +343,9 @@ def document_part(blocks: list[Block], title: str | None = None) -> DocPart:
     # 公开方式 closes the document; what follows is back matter
     for k, b in enumerate(body):
         if m := _PUBLIC.match(_compact(b.text)):
-            part.publication = m.group(1)
-            part.back_matter = body[k + 1 :]
+            doc.publication = m.group(1)
+            draft.back_matter = body[k + 1 :]
             body = body[: k + 1]
             break
-    part.blocks = body
-    return part
+    draft.blocks = body
+    return draft

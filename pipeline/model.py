@@ -10,6 +10,7 @@ why, and the storage stage writes every non-body line to the ``removed`` dataset
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,7 +88,6 @@ class Block:
     page_end: int | None = None
     heading_level: int | None = None  # <h1>..<h6> => 1..6; <strong>-only paragraph => 7
     set_apart: bool = False  # PDF: the line stood alone (short, own line, gap/indent)
-    table_index: int | None = None  # HTML extraction: the table's index in its ``tables`` list
     n_lines: int = 1  # visual lines the paragraph was set in
     table: Table | None = None  # a TABLE block's table (its caption, pages and section set later)
 
@@ -176,12 +176,16 @@ class Image:
 
 @dataclass(slots=True)
 class Document:
-    """One document (a gazette issue holds several; an HTML page holds one)."""
+    """One document (a gazette issue holds several; an HTML page holds one).
 
-    doc_id: str
-    kind: str  # gazette_pdf / pdf / html
-    source: str
-    raw_sha256: str
+    The stages fill it in as they learn about it: an extractor or the issue stage starts it with
+    what the text says (title, 文号, dates), ``process`` gives it its identity once the input's
+    unit is known, and the later stages add sections, tables and checks."""
+
+    doc_id: str = ""  # <unit_id>-<nn>: set once the input's unit is known
+    kind: str = ""  # gazette_pdf / pdf / html
+    source: str = ""
+    raw_sha256: str = ""
     title: str | None = None
     issue: str | None = None
     doc_number: str | None = None
@@ -202,6 +206,7 @@ class Document:
     url: str | None = None
     canonical_url: str | None = None
     original_url: str | None = None
+    encoding: str | None = None  # the codec an HTML page's bytes were read with
     images: list[Image] = field(default_factory=list)
     # content (a document's paragraph blocks are the stages' working state, not kept here: its
     # sections hold their text, and a result is the same however it was run)
@@ -210,6 +215,35 @@ class Document:
     toc: list[TocEntry] = field(default_factory=list)
     toc_checks: list[TocCheck] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Draft:
+    """A document on its way through the stages: the document with what is known of it so far,
+    the body blocks the later stages still read (its sections are made of them), its back matter
+    (what follows 公开方式: signature, 附件 list) and the lines taken out on the way."""
+
+    document: Document
+    blocks: list[Block] = field(default_factory=list)
+    back_matter: list[Block] = field(default_factory=list)
+    removed: list[Removed] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IssueParts:
+    """What the issue stage finds in a PDF's blocks: the issue and gazette it belongs to, the
+    issue 目录, one draft per document, and the front matter's lines (cover, issue 目录)."""
+
+    issue: str | None
+    gazette: str | None
+    toc: list[TocEntry]
+    documents: list[Draft]
+    removed: list[Removed]
+
+    def unit_id(self, raw_sha256: str) -> str:
+        if self.issue and self.gazette:
+            return f"{self.issue}-{hashlib.sha1(self.gazette.encode()).hexdigest()[:6]}"
+        return raw_sha256[:16]
 
 
 @dataclass(slots=True)

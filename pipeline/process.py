@@ -23,8 +23,6 @@ from pipeline.extract.html import HtmlInputError, extract_html
 from pipeline.extract.pdf import PdfError, open_pdf
 from pipeline.extract.post import extract_post
 from pipeline.issue import (
-    DocPart,
-    IssueParts,
     doc_number_alone,
     document_part,
     is_toc_title,
@@ -32,7 +30,18 @@ from pipeline.issue import (
     split_issue,
 )
 from pipeline.layout import build_blocks, page_gutters
-from pipeline.model import Block, BlockKind, Document, Layer, Page, Removed, Section, SourceResult, Table
+from pipeline.model import (
+    Block,
+    BlockKind,
+    Document,
+    Draft,
+    IssueParts,
+    Layer,
+    Page,
+    Removed,
+    Section,
+    SourceResult,
+)
 from pipeline.outline import build_sections, heading_of
 from pipeline.quality import text_layer_problem
 from pipeline.settings import Settings, resolve
@@ -104,20 +113,23 @@ def process_pdf(path: str | Path, *, source: str, raw_sha256: str, settings: Set
     tables = guarded("tables", source, notes, list, find_tables, pages, settings, gutters)
     blocks = guarded("layout", source, notes, lambda: line_blocks(pages), build_blocks, pages, tables, gutters,
                      settings.layout)
-    parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [DocPart(list(blocks))], []),
+    parts = guarded("issue", source, notes, lambda: IssueParts(None, None, [], [Draft(Document(), list(blocks))], []),
                     split_issue, blocks)
     unit_id = parts.unit_id(raw_sha256)
     offset = printed_offset(pages)
-    kind = "gazette_pdf" if parts.issue or any(p.doc_number for p in parts.documents) else "pdf"
+    kind = "gazette_pdf" if parts.issue or any(d.document.doc_number for d in parts.documents) else "pdf"
     result = SourceResult(source, raw_sha256, unit_id, kind, n_pages=len(pages))
-    for n, part in enumerate(parts.documents, start=1):
-        doc = _document(part, f"{unit_id}-{n:02d}", kind, source, raw_sha256, parts.issue, offset, settings)
+    for n, draft in enumerate(parts.documents, start=1):
+        doc = draft.document
+        doc.doc_id, doc.kind, doc.source, doc.raw_sha256 = f"{unit_id}-{n:02d}", kind, source, raw_sha256
+        doc.issue = parts.issue
+        _finish_document(draft, offset, settings)
         if doc.title is None:
-            doc.title = _title_block(part.blocks) or _largest_text(pages, doc.page_start)
+            doc.title = _title_block(draft.blocks) or _largest_text(pages, doc.page_start)
         result.documents.append(doc)
     if parts.toc:
         result.issue_toc_checks = guarded("toc", source, notes, list, check_issue, parts.toc, result.documents)
-    result.removed = _removed(pages, result.documents, parts.removed, [p.removed for p in parts.documents])
+    result.removed = _removed(pages, result.documents, parts.removed, [d.removed for d in parts.documents])
     for page in pages:  # what could not be read goes to the document it belongs to
         doc = next((d for d in result.documents if (d.page_start or 0) <= page.page_no <= (d.page_end or 0)), None)
         (doc.warnings if doc else result.warnings).extend(page.warnings)
@@ -159,27 +171,21 @@ def front_only(blocks: Sequence[Block]) -> list[Section]:
     return [Section(0, "front", None, "", "", None, "", text, min(pages, default=None), max(pages, default=None))]
 
 
-def _document(part: DocPart, doc_id: str, kind: str, source: str, sha: str, issue: str | None, offset,
-              settings: Settings) -> Document:
-    blocks = part.blocks + part.back_matter
+def _finish_document(draft: Draft, offset: int | None, settings: Settings) -> None:
+    """A PDF document's pages, tables, sections and 目录 checks, from its draft's blocks."""
+    doc, blocks = draft.document, draft.blocks + draft.back_matter
     # a table's block runs from the table's first page to its last
     pages = [b.page_start for b in blocks if b.page_start] + [b.page_end for b in blocks if b.page_end]
-    doc = Document(
-        doc_id=doc_id, kind=kind, source=source, raw_sha256=sha, title=part.title, issue=issue,
-        doc_number=part.doc_number, issuer=part.issuer, signed_date=part.signed_date, publication=part.publication,
-        effective_date=part.effective_date, validity=part.validity,
-        page_start=min(pages) if pages else None, page_end=max(pages) if pages else None, toc=part.toc,
-    )
+    doc.page_start, doc.page_end = (min(pages), max(pages)) if pages else (None, None)
     if doc.page_start is not None and offset is not None:
         doc.printed_page_start = doc.page_start + offset
     doc.tables = [b.table for b in blocks if b.table is not None]
     for n, table in enumerate(doc.tables, start=1):  # t1, t2, ... in the document's reading order
         table.table_id = f"t{n}"
-    doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks),
-                           build_sections, part.blocks, part.back_matter)
-    guarded("captions", source, doc.warnings, lambda: None, caption_tables, blocks, settings.tables)
-    doc.toc_checks = guarded("toc", source, doc.warnings, list, check_document, doc, offset)
-    return doc
+    doc.sections = guarded("outline", doc.source, doc.warnings, lambda: front_only(blocks),
+                           build_sections, draft.blocks, draft.back_matter)
+    guarded("captions", doc.source, doc.warnings, lambda: None, caption_tables, blocks, settings.tables)
+    doc.toc_checks = guarded("toc", doc.source, doc.warnings, list, check_document, doc, offset)
 
 
 # a PDF without a gazette header: its title is a set-apart block among its first this many
@@ -242,27 +248,21 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
         raise InputError("too_large", f"{len(data)} bytes exceed max_html_bytes={settings.max_html_bytes}", "read")
     try:
         if kind == "post":
-            ex = extract_post(data, source=source)
+            draft = extract_post(data, source=source)
         else:
-            ex = extract_html(data, source=source, url=url, http_content_type=http_content_type)
+            draft = extract_html(data, source=source, url=url, http_content_type=http_content_type)
     except HtmlInputError as exc:
         raise InputError(getattr(exc, "reason", "bad_html"), str(exc), "html") from exc
-    unit = (ex.canonical_url and hashlib.sha256(ex.canonical_url.encode()).hexdigest()[:16]) or raw_sha256[:16]
-    doc = Document(
-        doc_id=f"{unit}-01", kind="html", source=source, raw_sha256=raw_sha256, title=ex.title,
-        published_at=ex.published_at, source_name=ex.source_name, author=ex.author,
-        categories=list(ex.categories), tags=list(ex.tags), url=ex.url or url, canonical_url=ex.canonical_url,
-        original_url=ex.original_url, images=list(ex.images), tables=list(ex.tables), warnings=list(ex.warnings),
-    )
-    blocks = [_html_block(b, ex.tables) for b in ex.blocks]
+    doc = draft.document
+    unit = (doc.canonical_url and hashlib.sha256(doc.canonical_url.encode()).hexdigest()[:16]) or raw_sha256[:16]
+    doc.doc_id, doc.kind, doc.raw_sha256, doc.url = f"{unit}-01", "html", raw_sha256, doc.url or url
+    result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0,
+                          warnings=list(doc.warnings))  # what extraction noted; the later stages' notes stay the document's
+    blocks = [_html_block(b) for b in draft.blocks]
     guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc, blocks)
     doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks), build_sections, blocks)
     doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
-    result = SourceResult(source, raw_sha256, unit, "html", documents=[doc], n_pages=0)
-    for r in ex.removed:
-        r.doc_id = doc.doc_id
-    result.removed = list(ex.removed)
-    result.warnings = list(ex.warnings)
+    result.removed = [replace(r, doc_id=doc.doc_id) for r in draft.removed]
     return result
 
 
@@ -279,16 +279,14 @@ def _gazette_fields(doc: Document, blocks: Sequence[Block]) -> None:
     at = next((i for i, b in enumerate(head) if doc_number_alone(b.text)), None)
     if at is None:
         return
-    part = document_part(list(blocks[max(0, at - 1):]))
-    doc.doc_number, doc.issuer = part.doc_number or doc_number_alone(head[at].text), part.issuer
-    doc.signed_date, doc.publication = part.signed_date, part.publication
+    # the web page keeps its own title (the page's <h1>, not the line after the 文号)
+    header = document_part(list(blocks[max(0, at - 1):])).document
+    doc.doc_number, doc.issuer = header.doc_number or doc_number_alone(head[at].text), header.issuer
+    doc.signed_date, doc.publication = header.signed_date, header.publication
 
 
-def _html_block(block: Block, tables: Sequence[Table]) -> Block:
-    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart. A
-    table's block carries its table."""
-    if block.kind is BlockKind.TABLE and block.table_index is not None:
-        return replace(block, table=tables[block.table_index])
+def _html_block(block: Block) -> Block:
+    """An HTML paragraph has no geometry; a short one (its own <p>) counts as set apart."""
     if block.kind is BlockKind.PARAGRAPH and not block.set_apart and len(block.text) <= SET_APART_MAX_CHARS:
         return replace(block, set_apart=True)
     return block

@@ -62,35 +62,35 @@ PROSE = (
 @pytest.mark.parametrize("name", sorted(TITLES))
 def test_corpus_page_title_and_no_mojibake(name):
     ex = corpus(name)
-    assert ex.title == TITLES[name]
+    assert ex.document.title == TITLES[name]
     assert ex.blocks
     text = body_of(ex)
     for bad in MOJIBAKE:
-        assert bad not in text and bad not in ex.title
-    assert ex.published_at is not None and ex.published_at.tzinfo is not None
+        assert bad not in text and bad not in ex.document.title
+    assert ex.document.published_at is not None and ex.document.published_at.tzinfo is not None
     # the title is not repeated as the first body block
-    assert ex.blocks[0].text != ex.title
+    assert ex.blocks[0].text != ex.document.title
 
 
 def test_people_page_declaring_gb2312_decodes_as_utf8():
     ex = corpus("news_people_2019-06-15_meta_gb2312_bytes_utf8.html")
-    assert ex.encoding == "utf-8"
-    assert ex.encoding_note == "meta says GB2312 but bytes are valid utf-8"
-    assert ex.published_at == datetime(2019, 6, 15, 8, 18, tzinfo=CST)
-    assert TZ_ASSUMED_WARNING in ex.warnings
-    assert ex.source_name == "人民网-文化频道"
-    assert ex.author == "汤诗瑶、丁涛"
+    assert ex.document.encoding == "utf-8"
+    assert "encoding: meta says GB2312 but bytes are valid utf-8" in ex.document.warnings
+    assert ex.document.published_at == datetime(2019, 6, 15, 8, 18, tzinfo=CST)
+    assert TZ_ASSUMED_WARNING in ex.document.warnings
+    assert ex.document.source_name == "人民网-文化频道"
+    assert ex.document.author == "汤诗瑶、丁涛"
     text = body_of(ex)
     assert text.startswith("父亲的教诲像一盏灯")
     assert text.endswith("字里行间都是对儿子的爱。")
     for junk in ("推荐阅读", "点击进入", "【1】", "责编", "分享到"):
         assert junk not in text
-    assert len(ex.images) == 2 and all("NMediaFile" in i.src for i in ex.images)
+    assert len(ex.document.images) == 2 and all("NMediaFile" in i.src for i in ex.document.images)
 
 
 def test_law_page_chapters_and_articles():
     ex = corpus("law_supervision_law_2018_html_chapters_articles.html")
-    assert ex.tables == []  # 16 layout tables, none is data
+    assert ex.document.tables == []  # 16 layout tables, none is data
     texts = [b.text for b in ex.blocks]
     chapters = [t for t in texts if re.match(r"^第[一二三四五六七八九十]+章", t)]
     assert chapters == [
@@ -109,7 +109,7 @@ def test_law_page_chapters_and_articles():
     assert articles[0].startswith("第一条　为了深化国家监察体制改革")
     assert articles[-1] == "第六十九条　本法自公布之日起施行。《中华人民共和国行政监察法》同时废止。"
     assert texts.index("第一章　总　则") < texts.index(articles[0])
-    assert ex.published_at == datetime(2018, 5, 17, tzinfo=CST)
+    assert ex.document.published_at == datetime(2018, 5, 17, tzinfo=CST)
     assert "纪检监察" not in texts and "■ 纪检监察" not in texts
 
 
@@ -119,7 +119,7 @@ def test_gov_gazette_page():
     assert texts[0] == "（2007年6月29日第十届全国人民代表大会常务委员会第二十八次会议通过）"
     assert "批准发行15500亿元特别国债购买外汇" in texts[1]
     assert len(texts) == 2
-    assert ex.categories == ["国务院公报", "2007年第23号"]
+    assert ex.document.categories == ["国务院公报", "2007年第23号"]
     assert ("title", TITLES["gov_npc_2007_special_treasury_bond_decision.html"]) in [
         (r.reason, r.text) for r in ex.removed
     ]
@@ -127,10 +127,10 @@ def test_gov_gazette_page():
 
 def test_163_page_metadata():
     ex = corpus("news_163_money_2019-09-07_longfor.html")
-    assert ex.published_at == datetime(2019, 9, 7, 13, 43, 45, tzinfo=CST)
-    assert ex.source_name == "证券市场红周刊"
-    assert ex.author == "杨倩"
-    assert ex.tags == ["龙湖集团", "龙湖", "吴亚军", "开发商"]
+    assert ex.document.published_at == datetime(2019, 9, 7, 13, 43, 45, tzinfo=CST)
+    assert ex.document.source_name == "证券市场红周刊"
+    assert ex.document.author == "杨倩"
+    assert ex.document.tags == ["龙湖集团", "龙湖", "吴亚军", "开发商"]
     headings = [b.text for b in ex.blocks if b.kind is BlockKind.HEADING]
     assert headings[:2] == ["业绩会突现业主维权插曲", "昔日“龙湖质量”遭质疑"]
     assert "本文来源" not in body_of(ex)
@@ -139,15 +139,15 @@ def test_163_page_metadata():
 def test_sina_page_drops_promos_and_keeps_image_reference():
     ex = corpus("news_sina_finance_2019-09-09_bond_bubble.html")
     text = body_of(ex)
-    assert ex.source_name == "新浪财经-自媒体综合"
-    assert ex.author == "郭明煜"
+    assert ex.document.source_name == "新浪财经-自媒体综合"
+    assert ex.document.author == "郭明煜"
     assert (
-        ex.canonical_url == "https://finance.sina.com.cn/stock/usstock/c/2019-09-09/doc-iicezzrq4681677.shtml"
+        ex.document.canonical_url == "https://finance.sina.com.cn/stock/usstock/c/2019-09-09/doc-iicezzrq4681677.shtml"
     )
     for junk in ("安装新浪财经客户端", "免责声明", "责任编辑", "年内暴涨近100％", "关注公众号"):
         assert junk not in text
     assert text.endswith("并通过同时购买政府和企业债券重启量化宽松。（完）")
-    assert [(i.src, i.caption) for i in ex.images] == [
+    assert [(i.src, i.caption) for i in ex.document.images] == [
         ("https://n.sinaimg.cn/finance/crawl/116/w550h366/20190909/632d-iekuaqt0614232.jpg", "图/pixabay")
     ]
     assert "disclaimer" in {r.reason for r in ex.removed}
@@ -156,8 +156,8 @@ def test_sina_page_drops_promos_and_keeps_image_reference():
 def test_hexun_page():
     ex = corpus("news_hexun_2019-09-26_mot_jingjinji.html")
     assert [b.text[:9] for b in ex.blocks] == ["据财联社9月26日"]
-    assert ex.published_at == datetime(2019, 9, 26, 10, 56, 28, tzinfo=CST)
-    assert ex.encoding_note == "meta says gb2312 but bytes are valid utf-8"
+    assert ex.document.published_at == datetime(2019, 9, 26, 10, 56, 28, tzinfo=CST)
+    assert "encoding: meta says gb2312 but bytes are valid utf-8" in ex.document.warnings
 
 
 def test_removed_lines_carry_reasons():
@@ -187,7 +187,7 @@ def test_rendered_finews_post(bench, path):
     """Every post rendered with the site's layout (og:description spill included) extracts cleanly."""
     fm, _ = bench.split_post(path.read_text("utf-8"))
     ex = extract_html(bench.render_post(path), source=path.name)
-    assert ex.title == (fm.get("title", "").strip() or None)
+    assert ex.document.title == (fm.get("title", "").strip() or None)
     text = body_of(ex)
     assert "返回" not in text and "tags:" not in text and "GMT+8" not in text and "金融消息" not in text
     for bad in MOJIBAKE:
@@ -197,22 +197,22 @@ def test_rendered_finews_post(bench, path):
     assert len(paragraphs) == len(set(paragraphs))
     assert bench.char_f1(text, bench.reference_text(path)) >= 0.98
     if fm.get("date", "").strip() not in ("", "+0800"):
-        assert ex.published_at is not None and ex.published_at.utcoffset() == timedelta(hours=8)
+        assert ex.document.published_at is not None and ex.document.published_at.utcoffset() == timedelta(hours=8)
 
 
 def test_rendered_seed_post(bench):
     ex = extract_html(bench.render_post(SEED_POST), source="seed")
-    assert ex.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
-    assert ex.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
-    assert ex.source_name == "21世纪经济报道"
-    assert ex.tags == ["21世纪经济报道新闻"]
-    assert ex.original_url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205262392991347"
-    assert ex.canonical_url.startswith("https://finews.withounder.com/21shijijingjibaodao/2022/05/26/")
+    assert ex.document.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
+    assert ex.document.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
+    assert ex.document.source_name == "21世纪经济报道"
+    assert ex.document.tags == ["21世纪经济报道新闻"]
+    assert ex.document.original_url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205262392991347"
+    assert ex.document.canonical_url.startswith("https://finews.withounder.com/21shijijingjibaodao/2022/05/26/")
     assert [b.text for b in ex.blocks if b.text[1:2] == "、"] == [
         b.text for b in ex.blocks if re.match("^[一二三四五六七八]、", b.text)
     ]
     assert sum(bool(re.match("^[一二三四五六七八]、", b.text)) for b in ex.blocks) == 8
-    assert any("spilled" in w for w in ex.warnings)
+    assert any("spilled" in w for w in ex.document.warnings)
 
 
 # ------------------------------------------------------------------------------------------ synthetic pages
@@ -228,21 +228,21 @@ def test_data_table_with_spans_caption_and_layout_table():
     )
     layout = f"<table><tr><td>{PROSE}</td></tr></table>"
     ex = extract_html(html(f"<div>{layout}{table}<p>以上数据来自统计公报，仅供参考。</p></div>"), source="t")
-    assert len(ex.tables) == 1
-    t = ex.tables[0]
+    assert len(ex.document.tables) == 1
+    t = ex.document.tables[0]
     assert (t.table_id, t.kind, t.caption) == ("t1", "html", "表1　主要指标")
     assert t.header == ["地区", "收入（亿元）", "收入（亿元）"]
     assert t.rows == [["广州", "2021", "100"], ["广州", "2022", "120"], ["梅州", "2022", "30"]]
     kinds = [b.kind for b in ex.blocks]
     assert kinds == [BlockKind.PARAGRAPH, BlockKind.PARAGRAPH, BlockKind.TABLE, BlockKind.PARAGRAPH]
-    assert ex.blocks[2].table_index == 0
+    assert ex.blocks[2].table is t  # the table block carries its table
 
 
 def test_table_caption_from_preceding_line():
     table = "<table><tr><td>项目</td><td>金额</td></tr><tr><td>收入</td><td>10</td></tr></table>"
     ex = extract_html(html(f"<div>{PROSE}<p>附表：收支情况</p>{table}</div>"), source="t")
-    assert ex.tables[0].caption == "附表：收支情况"
-    assert ex.tables[0].header == ["项目", "金额"]
+    assert ex.document.tables[0].caption == "附表：收支情况"
+    assert ex.document.tables[0].header == ["项目", "金额"]
 
 
 def test_headings_and_strong_paragraphs():
@@ -252,7 +252,7 @@ def test_headings_and_strong_paragraphs():
         head="<title>文章标题在这里_某某网</title>",
     )
     ex = extract_html(page, source="t")
-    assert ex.title == "文章标题在这里"
+    assert ex.document.title == "文章标题在这里"
     assert [(b.kind, b.heading_level, b.text) for b in ex.blocks[:2]] == [
         (BlockKind.HEADING, 2, "一、总体要求"),
         (BlockKind.HEADING, 7, "加强组织领导"),
@@ -290,12 +290,12 @@ def test_boilerplate_lines_are_removed_with_reasons():
         "国务院办公厅近日印发通知，要求各地区各部门进一步做好稳就业工作，切实保障和改善民生，推动经济持续健康发展。",
         "通知指出，要加大对中小微企业的支持力度，落实减税降费政策，稳定市场主体，扩大有效投资，促进消费回升。",
     ]
-    assert ex.published_at == datetime(2022, 5, 26, 14, 18, tzinfo=CST)
-    assert TZ_ASSUMED_WARNING in ex.warnings
-    assert ex.source_name == "新华社"
-    assert ex.author == "张三"
-    assert ex.canonical_url == "https://example.com/a.html"
-    assert ex.original_url == "http://orig.example.com/a.html"
+    assert ex.document.published_at == datetime(2022, 5, 26, 14, 18, tzinfo=CST)
+    assert TZ_ASSUMED_WARNING in ex.document.warnings
+    assert ex.document.source_name == "新华社"
+    assert ex.document.author == "张三"
+    assert ex.document.canonical_url == "https://example.com/a.html"
+    assert ex.document.original_url == "http://orig.example.com/a.html"
     reasons = {r.text: r.reason for r in ex.removed}
     assert reasons["隐藏的文字"] == "hidden"
     assert reasons["返回列表"] == "back_link"
@@ -351,13 +351,13 @@ def test_meta_metadata_and_absolute_image_src():
     )
     body = f"<div>{PROSE}<center><img src='/img/a.jpg' alt='会场'></center><p style='text-align:center'>签约现场</p></div>"
     ex = extract_html(html(body, head), source="t", url="https://news.example.com/2022/a.html")
-    assert ex.title == "新闻标题"
-    assert ex.published_at == datetime(2022, 5, 26, 6, 18, 58, tzinfo=UTC)
-    assert TZ_ASSUMED_WARNING not in ex.warnings
-    assert ex.tags == ["金融", "合作", "监管"]
-    assert ex.categories == ["财经"]
-    assert ex.url == "https://news.example.com/2022/a.html"
-    assert [(i.src, i.alt, i.caption) for i in ex.images] == [
+    assert ex.document.title == "新闻标题"
+    assert ex.document.published_at == datetime(2022, 5, 26, 6, 18, 58, tzinfo=UTC)
+    assert TZ_ASSUMED_WARNING not in ex.document.warnings
+    assert ex.document.tags == ["金融", "合作", "监管"]
+    assert ex.document.categories == ["财经"]
+    assert ex.document.url == "https://news.example.com/2022/a.html"
+    assert [(i.src, i.alt, i.caption) for i in ex.document.images] == [
         ("https://news.example.com/img/a.jpg", "会场", "签约现场")
     ]
     assert "签约现场" not in body_of(ex)
@@ -434,7 +434,7 @@ def test_recoverable_markup_is_extracted():
         assert "国务院办公厅近日印发通知" in body_of(ex) or name == "megabyte-line", name
         assert ex.blocks, name
     deep = extract_html(cases["tables-50-deep"], source="deep")
-    assert deep.tables == []
+    assert deep.document.tables == []
     assert len(body_of(extract_html(cases["megabyte-line"], source="long"))) > 1_000_000
 
 

@@ -50,7 +50,7 @@ def test_the_plain_page_keeps_its_label_line():
     """The control for the furniture tests below: without a vocabulary entry the short line is article text."""
     ex = extract(page(f"{PROSE}<div class='box'>{LABEL}</div>"))
     assert texts(ex) == [P1, P2, LABEL]
-    assert ex.title == "测试标题"
+    assert ex.document.title == "测试标题"
 
 
 # ------------------------------------------------------------------------------------------ furniture hints
@@ -146,7 +146,7 @@ def test_a_class_that_only_starts_with_hidden_does_not_hide():
 )  # fmt: skip
 def test_decoration_images_are_not_article_images(src):
     ex = extract(page(f"{PROSE}<p><img src='{src}'></p><p><img src='/photo/meeting.jpg'></p>"))
-    assert [i.src for i in ex.images] == ["/photo/meeting.jpg"]
+    assert [i.src for i in ex.document.images] == ["/photo/meeting.jpg"]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_decoration_images_are_not_article_images(src):
 )  # fmt: skip
 def test_stock_charts_are_removed(img, removed_text):
     ex = extract(page(f"{PROSE}<p>{img}</p>"))
-    assert ex.images == []
+    assert ex.document.images == []
     assert reason_of(ex, removed_text) == "stock_chart"
 
 
@@ -177,7 +177,7 @@ def test_a_linked_image_to_a_quote_page_without_a_k_alt_is_an_image():
             f"{PROSE}<p><a href='http://quote.eastmoney.com/sh600519.html'><img src='/c.png' alt='茅台'></a></p>"
         )
     )
-    assert [(i.src, i.alt) for i in ex.images] == [("/c.png", "茅台")]
+    assert [(i.src, i.alt) for i in ex.document.images] == [("/c.png", "茅台")]
 
 
 # ------------------------------------------------------------------------------------------ labelling headings
@@ -227,13 +227,13 @@ def test_an_ordinary_heading_labels_nothing():
 def test_source_line(line):
     ex = extract(page(f"{PROSE}<p>{line}</p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.source_name == "新华社"
+    assert ex.document.source_name == "新华社"
     assert reason_of(ex, line) == "source_line"
 
 
 def test_a_source_label_inside_a_line_names_the_source_and_the_line_stays():
     ex = extract(page(f"{PROSE}<p>本报讯 来源：新华社</p>"))
-    assert ex.source_name == "新华社"
+    assert ex.document.source_name == "新华社"
     assert texts(ex) == [P1, P2, "本报讯 来源：新华社"]
 
 
@@ -266,13 +266,13 @@ def test_organisation_name_beside_a_date(rest, source):
 def test_byline(line, author, reason):
     ex = extract(page(f"{PROSE}<p>{line}</p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.author == author
+    assert ex.document.author == author
     assert reason_of(ex, line) == reason
 
 
 def test_a_labelled_author_outranks_the_editor():
     ex = extract(page(f"<p>责任编辑：李四</p>{PROSE}<p>作者：张三</p>"))
-    assert ex.author == "张三"
+    assert ex.document.author == "张三"
 
 
 @pytest.mark.parametrize("label", ["撰文", "编审", "校对", "审核"])
@@ -281,7 +281,7 @@ def test_byline_labels(label):
     line = f"{label}：王五 编辑：赵六"
     ex = extract(page(f"{PROSE}<p>{line}</p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.author == "赵六"
+    assert ex.document.author == "赵六"
     assert reason_of(ex, line) == "editor_line"
 
 
@@ -296,14 +296,14 @@ def test_date_label_makes_a_date_only_line_a_dateline(label):
     line = f"{label}2022-05-26"
     ex = extract(page(f"{PROSE}<p>{line}</p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.published_at == datetime(2022, 5, 26, tzinfo=CST)
+    assert ex.document.published_at == datetime(2022, 5, 26, tzinfo=CST)
     assert reason_of(ex, line) in ("dateline", "source_line")
 
 
 def test_a_date_without_time_or_label_is_not_a_dateline():
     ex = extract(page(f"{PROSE}<p>2022-05-26</p>"))
     assert texts(ex) == [P1, P2, "2022-05-26"]
-    assert ex.published_at is None
+    assert ex.document.published_at is None
 
 
 def test_time_zone_note_line():
@@ -317,7 +317,7 @@ def test_time_zone_note_line():
 def test_tags_line(label):
     ex = extract(page(f"{PROSE}<p>{label}金融、监管</p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.tags == ["金融", "监管"]
+    assert ex.document.tags == ["金融", "监管"]
 
 
 # ------------------------------------------------------------------------------------------ boilerplate lines
@@ -366,7 +366,7 @@ def test_copyright_lines(line):
 def test_a_bare_url_link_is_the_original_article(text):
     ex = extract(page(f"{PROSE}<p><a href='http://orig.example.com/a.html'>{text}</a></p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.original_url == "http://orig.example.com/a.html"
+    assert ex.document.original_url == "http://orig.example.com/a.html"
     assert reason_of(ex, text) == "original_link"
 
 
@@ -374,7 +374,7 @@ def test_a_bare_url_link_is_the_original_article(text):
 def test_original_article_label(label):
     ex = extract(page(f"{PROSE}<p>{label}：<a href='http://orig.example.com/a.html'>点击这里</a></p>"))
     assert texts(ex) == [P1, P2]
-    assert ex.original_url == "http://orig.example.com/a.html"
+    assert ex.document.original_url == "http://orig.example.com/a.html"
 
 
 # ------------------------------------------------------------------------------------------ captions
@@ -387,19 +387,19 @@ def test_original_article_label(label):
 )  # fmt: skip
 def test_caption_start(caption):
     ex = extract(page(f"{PROSE}<p><img src='/photo/a.jpg'></p><p>{caption}</p>"))
-    assert [(i.src, i.caption) for i in ex.images] == [("/photo/a.jpg", caption)]
+    assert [(i.src, i.caption) for i in ex.document.images] == [("/photo/a.jpg", caption)]
     assert texts(ex) == [P1, P2]
 
 
 @pytest.mark.parametrize("cls", ["caption", "img_descr", "img_desc", "pic_desc", "imgtitle", "pictext"])
 def test_caption_class(cls):
     ex = extract(page(f"{PROSE}<p><img src='/photo/a.jpg'></p><p class='{cls}'>会议现场</p>"))
-    assert [(i.src, i.caption) for i in ex.images] == [("/photo/a.jpg", "会议现场")]
+    assert [(i.src, i.caption) for i in ex.document.images] == [("/photo/a.jpg", "会议现场")]
 
 
 def test_a_plain_line_after_an_image_is_not_its_caption():
     ex = extract(page(f"{PROSE}<p><img src='/photo/a.jpg'></p><p class='text'>会议现场</p>"))
-    assert [(i.src, i.caption) for i in ex.images] == [("/photo/a.jpg", None)]
+    assert [(i.src, i.caption) for i in ex.document.images] == [("/photo/a.jpg", None)]
     assert texts(ex) == [P1, P2, "会议现场"]
 
 
@@ -409,7 +409,7 @@ def test_a_plain_line_after_an_image_is_not_its_caption():
 def test_table_caption_from_the_line_above(line, caption):
     table = "<table><tr><td>项目</td><td>金额</td></tr><tr><td>收入</td><td>10</td></tr></table>"
     ex = extract(page(f"{PROSE}<p>{line}</p>{table}"))
-    assert ex.tables[0].caption == caption
+    assert ex.document.tables[0].caption == caption
     assert [b.kind for b in ex.blocks][-2:] == [BlockKind.PARAGRAPH, BlockKind.TABLE]
 
 
@@ -439,7 +439,7 @@ def test_table_caption_from_the_line_above(line, caption):
 )
 def test_site_suffix_of_the_title(title, article_title):
     assert strip_site_suffix(title) == article_title
-    assert extract(page(head=f"<title>{title}</title>")).title == article_title
+    assert extract(page(head=f"<title>{title}</title>")).document.title == article_title
 
 
 @pytest.mark.parametrize("word", ["网", "频道", "站", "报", "新闻", "财经", "政府", "在线", "中心", ".com", ".cn", "sina",
@@ -464,19 +464,19 @@ FILLER = "".join(f"<div class='list'><a href='/n/{i}'>其他新闻标题{i}</a><
 ])  # fmt: skip
 def test_source_element(element, source):
     """A source element far below the article (outside the lines read as printed metadata)."""
-    assert extract(page(after=f"{FILLER}<div>{element}</div>")).source_name == source
+    assert extract(page(after=f"{FILLER}<div>{element}</div>")).document.source_name == source
 
 
 @pytest.mark.parametrize("cls", ["BreadcrumbNav", "position", "location", "cur-location"])
 def test_breadcrumb_gives_the_categories_without_the_home_link(cls):
     crumb = f"<div class='{cls}'><a href='/'>首页</a> &gt; <a href='/cj/'>财经</a> &gt; <a href='/cj/gs/'>公司</a></div>"
-    assert extract(page(after=crumb)).categories == ["财经", "公司"]
+    assert extract(page(after=crumb)).document.categories == ["财经", "公司"]
 
 
 @pytest.mark.parametrize("home", ["首页", "网站主页", "Home"])
 def test_home_link_is_not_a_category(home):
     crumb = f"<div class='position'><a href='/'>{home}</a> &gt; <a href='/cj/'>财经</a></div>"
-    assert extract(page(after=crumb)).categories == ["财经"]
+    assert extract(page(after=crumb)).document.categories == ["财经"]
 
 
 # ------------------------------------------------------------------------------------------ <meta> and JSON-LD
@@ -494,7 +494,7 @@ PUBLISHED = datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
 @pytest.mark.parametrize("key", META_DATE_KEYS)
 def test_meta_date_keys(key):
     ex = extract(page(head=f"<title>测试标题</title><meta name='{key}' content='{STAMP}'>"))
-    assert ex.published_at == PUBLISHED
+    assert ex.document.published_at == PUBLISHED
 
 
 def test_meta_date_keys_in_order():
@@ -503,19 +503,19 @@ def test_meta_date_keys_in_order():
         "<meta name='date' content='2020-01-01T00:00:00+08:00'>"
         f"<meta property='article:published_time' content='{STAMP}'>"
     )
-    assert extract(page(head=head)).published_at == PUBLISHED
+    assert extract(page(head=head)).document.published_at == PUBLISHED
 
 
 def test_an_unknown_meta_key_gives_no_date():
     ex = extract(page(head=f"<meta name='lastmod' content='{STAMP}'>"))
-    assert ex.published_at is None
-    assert "no publish date found" in ex.warnings
+    assert ex.document.published_at is None
+    assert "no publish date found" in ex.document.warnings
 
 
 @pytest.mark.parametrize("key", ["datePublished", "dateCreated"])
 def test_jsonld_date_keys(key):
     head = f'<script type="application/ld+json">{{"@type": "NewsArticle", "{key}": "{STAMP}"}}</script>'
-    assert extract(page(head=head)).published_at == PUBLISHED
+    assert extract(page(head=head)).document.published_at == PUBLISHED
 
 
 # a <title> whose tail is not a site name (kept whole by strip_site_suffix): only a head key gives the short title
@@ -523,19 +523,19 @@ LONG_TITLE = "<title>元数据标题_关于进一步加强管理工作的若干�
 
 
 def test_a_long_title_tail_is_kept_without_a_title_key():
-    assert extract(page(head=LONG_TITLE)).title == "元数据标题_关于进一步加强管理工作的若干意见解读"
+    assert extract(page(head=LONG_TITLE)).document.title == "元数据标题_关于进一步加强管理工作的若干意见解读"
 
 
 @pytest.mark.parametrize("key", ["og:title", "twitter:title"])
 def test_meta_title_keys(key):
     assert (
-        extract(page(head=f"{LONG_TITLE}<meta property='{key}' content='元数据标题'>")).title == "元数据标题"
+        extract(page(head=f"{LONG_TITLE}<meta property='{key}' content='元数据标题'>")).document.title == "元数据标题"
     )
 
 
 def test_jsonld_headline_key():
     ld = '<script type="application/ld+json">{"headline": "元数据标题"}</script>'
-    assert extract(page(head=f"{LONG_TITLE}{ld}")).title == "元数据标题"
+    assert extract(page(head=f"{LONG_TITLE}{ld}")).document.title == "元数据标题"
 
 
 @pytest.mark.parametrize("key", ["og:site_name", "application-name"])
@@ -543,34 +543,34 @@ def test_site_name_keys_keep_the_site_out_of_the_title(key):
     """An <h1> that is the site's name (a logo heading) is not the title."""
     head = f"<title>某某日报</title><meta name='{key}' content='某某日报'>"
     ex = extract(page(f"<h1>某某日报</h1>{PROSE}", head=head))
-    assert ex.title is None
-    assert "no title found (no <title>, og:title or <h1> with text)" in ex.warnings
+    assert ex.document.title is None
+    assert "no title found (no <title>, og:title or <h1> with text)" in ex.document.warnings
 
 
 @pytest.mark.parametrize("key", ["source", "article:source", "og:article:source"])
 def test_meta_source_keys(key):
-    assert extract(page(head=f"<meta name='{key}' content='新华社'>")).source_name == "新华社"
+    assert extract(page(head=f"<meta name='{key}' content='新华社'>")).document.source_name == "新华社"
 
 
 @pytest.mark.parametrize("key", ["author", "article:author", "byl"])
 def test_meta_author_keys(key):
-    assert extract(page(head=f"<meta name='{key}' content='张三'>")).author == "张三"
+    assert extract(page(head=f"<meta name='{key}' content='张三'>")).document.author == "张三"
 
 
 def test_meta_author_that_is_the_site_is_not_an_author():
     head = "<meta name='author' content='某某网'><meta name='copyright' content='某某网 版权所有'>"
-    assert extract(page(head=head)).author is None
+    assert extract(page(head=head)).document.author is None
 
 
 @pytest.mark.parametrize("key", ["article:section", "og:article:section"])
 def test_meta_section_keys(key):
-    assert extract(page(head=f"<meta property='{key}' content='财经'>")).categories == ["财经"]
+    assert extract(page(head=f"<meta property='{key}' content='财经'>")).document.categories == ["财经"]
 
 
 @pytest.mark.parametrize(("key", "content"), [("article:tag", "金融"), ("og:article:tag", "金融"), ("keywords", "金融,监管"),
                                               ("news_keywords", "金融；监管")])  # fmt: skip
 def test_meta_tag_keys(key, content):
-    assert extract(page(head=f"<meta name='{key}' content='{content}'>")).tags == content.replace(
+    assert extract(page(head=f"<meta name='{key}' content='{content}'>")).document.tags == content.replace(
         "；", ","
     ).split(",")
 
@@ -578,4 +578,4 @@ def test_meta_tag_keys(key, content):
 def test_og_url_is_the_canonical_url():
     head = "<meta property='og:url' content='/2022/a.html'>"
     ex = extract(page(head=head), url="https://news.example.com/x/y.html")
-    assert ex.canonical_url == "https://news.example.com/2022/a.html"
+    assert ex.document.canonical_url == "https://news.example.com/2022/a.html"

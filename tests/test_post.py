@@ -30,17 +30,17 @@ def seed():
 
 
 def test_seed_metadata(seed):
-    assert seed.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
-    assert seed.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
-    assert seed.published_at.utcoffset() == timedelta(hours=8)
-    assert seed.source_name == "21世纪经济报道"
-    assert seed.categories == ["21shijijingjibaodao"]
-    assert seed.tags == ["21世纪经济报道新闻"]
+    assert seed.document.title == "广州-梅州签署金融合作协议 ：双方将加强金融科技创新与监管等领域的合作"
+    assert seed.document.published_at == datetime(2022, 5, 26, 14, 18, 58, tzinfo=CST)
+    assert seed.document.published_at.utcoffset() == timedelta(hours=8)
+    assert seed.document.source_name == "21世纪经济报道"
+    assert seed.document.categories == ["21shijijingjibaodao"]
+    assert seed.document.tags == ["21世纪经济报道新闻"]
     assert (
-        seed.original_url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205262392991347"
+        seed.document.original_url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205262392991347"
     )
-    assert seed.warnings == []
-    assert seed.encoding == "utf-8"
+    assert seed.document.warnings == []
+    assert seed.document.encoding == "utf-8"
 
 
 def test_seed_outline_paragraphs_are_blocks_of_their_own(seed):
@@ -81,25 +81,25 @@ def test_seed_navigation_and_source_line_leave_the_body(seed):
 def test_every_corpus_post(path):
     fm, _, _ = split_front_matter(path.read_text("utf-8"))
     ex = extract_post(path.read_bytes(), source=path.name)
-    assert ex.title == (fm["title"].strip() or None)
+    assert ex.document.title == (fm["title"].strip() or None)
     assert ex.blocks, "no body blocks"
     body = "\n".join(b.text for b in ex.blocks)
     for bad in MOJIBAKE:
-        assert bad not in body and bad not in (ex.title or "")
+        assert bad not in body and bad not in (ex.document.title or "")
     assert "返回" not in body and "http" not in body
-    assert ex.categories and ex.tags
+    assert ex.document.categories and ex.document.tags
     assert all(b.text for b in ex.blocks if b.kind is not BlockKind.TABLE)
 
 
 def test_post_without_date_in_name_and_empty_front_matter():
     """Irregularity 2: empty title, ``date:  +0800`` and an empty ``<>`` autolink."""
     ex = extract_post((POSTS / "-202205262391921712.md").read_bytes(), source="x")
-    assert ex.title is None
-    assert ex.published_at is None
-    assert ex.original_url is None
-    assert "front matter has no title (empty or missing)" in ex.warnings
-    assert any(w.startswith("no publish date") for w in ex.warnings)
-    assert "empty original-article link <> in the footer" in ex.warnings
+    assert ex.document.title is None
+    assert ex.document.published_at is None
+    assert ex.document.original_url is None
+    assert "front matter has no title (empty or missing)" in ex.document.warnings
+    assert any(w.startswith("no publish date") for w in ex.document.warnings)
+    assert "empty original-article link <> in the footer" in ex.document.warnings
 
 
 def test_eastmoney_body_irregularities():
@@ -115,14 +115,14 @@ def test_eastmoney_body_irregularities():
     assert "具体来看，巨化股份、联创股份已有HFO-1234yf产品，国新文化控股子公司" in body
     assert "联创股份在投资者互动平台表示" in body
     assert "K图" not in body and "图片来源" not in body
-    assert ex.source_name == "上海证券报"
-    assert [i.src.rsplit("/", 1)[-1] for i in ex.images] == [
+    assert ex.document.source_name == "上海证券报"
+    assert [i.src.rsplit("/", 1)[-1] for i in ex.document.images] == [
         "D24676903417074885805_w800h555.jpg",
         "D25494894506139150182_w800h343.jpg",
         "D25183467508852035766_w800h192.jpg",
     ]
-    assert ex.images[0].caption == "图片来源：霍尼韦尔官网"
-    assert ex.images[0].alt == "Image"
+    assert ex.document.images[0].caption == "图片来源：霍尼韦尔官网"
+    assert ex.document.images[0].alt == "Image"
     headings = [b.text for b in ex.blocks if b.kind is BlockKind.HEADING]
     assert headings == ["什么是HFO-1234yf", "这些公司有HFO-1234yf产品"]
 
@@ -130,21 +130,21 @@ def test_eastmoney_body_irregularities():
 def test_blank_line_before_front_matter_is_tolerated():
     """Irregularity 1."""
     ex = extract_post((POSTS / "2021-12-08-202112082206703990.md").read_bytes(), source="x")
-    assert ex.title == "FF：有充足的现金支持到FF 91完成投产"
-    assert any("blank line before the front matter" in w for w in ex.warnings)
-    assert ex.original_url == "http://stock.eastmoney.com/news/1611,202112082206703990.html"
+    assert ex.document.title == "FF：有充足的现金支持到FF 91完成投产"
+    assert any("blank line before the front matter" in w for w in ex.document.warnings)
+    assert ex.document.original_url == "http://stock.eastmoney.com/news/1611,202112082206703990.html"
 
 
 def test_date_without_offset_assumes_cst_with_warning():
     ex = extract_post(post("正文内容。", date="2021-12-08 10:45:17"), source="x")
-    assert ex.published_at == datetime(2021, 12, 8, 10, 45, 17, tzinfo=CST)
-    assert TZ_ASSUMED_WARNING in ex.warnings
+    assert ex.document.published_at == datetime(2021, 12, 8, 10, 45, 17, tzinfo=CST)
+    assert TZ_ASSUMED_WARNING in ex.document.warnings
 
 
 def test_date_with_other_offset_is_kept():
     ex = extract_post(post("正文内容。", date="2021-12-08 10:45:17 -0500"), source="x")
-    assert ex.published_at.utcoffset() == timedelta(hours=-5)
-    assert TZ_ASSUMED_WARNING not in ex.warnings
+    assert ex.document.published_at.utcoffset() == timedelta(hours=-5)
+    assert TZ_ASSUMED_WARNING not in ex.document.warnings
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_footer_styles(footer):
     """Irregularity 8: five footer styles, no trailing newline."""
     ex = extract_post(post(f"\n正文第一段。\n\n{footer}"), source="x")
     assert [b.text for b in ex.blocks] == ["正文第一段。"]
-    assert ex.original_url == ("http://x.cn/a.html" if footer else None)
+    assert ex.document.original_url == ("http://x.cn/a.html" if footer else None)
     back = [r.text for r in ex.removed if r.reason == "back_link"]
     assert back == (["返回东财滚动新闻", "返回首页"] if "返回" in footer else [])
 
@@ -174,7 +174,7 @@ def test_one_line_html_body_and_split_source_line():
     )
     ex = extract_post(post(body), source="x")
     assert [b.text for b in ex.blocks] == ["第一段巨化股份上涨。", "第二段。"]
-    assert ex.source_name == "上海证券报"
+    assert ex.document.source_name == "上海证券报"
 
 
 def test_summary_that_is_not_repeated_is_kept():
@@ -189,9 +189,9 @@ def test_front_matter_that_is_not_yaml_falls_back_to_lines():
         "---\ntitle: 标题: 带冒号 [未闭合\ndate: 2022-01-02 03:04:05 +0800\ntags: a b\n---\n正文。".encode()
     )
     ex = extract_post(data, source="x")
-    assert ex.title == "标题: 带冒号 [未闭合"
-    assert ex.tags == ["a", "b"]
-    assert any("not valid YAML" in w for w in ex.warnings)
+    assert ex.document.title == "标题: 带冒号 [未闭合"
+    assert ex.document.tags == ["a", "b"]
+    assert any("not valid YAML" in w for w in ex.document.warnings)
 
 
 def test_markdown_subset():

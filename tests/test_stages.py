@@ -284,7 +284,7 @@ def test_borderless_key_value_block_is_a_table():
 def test_caption_and_label_come_from_the_lines_above():
     blocks = [Block(BlockKind.PARAGRAPH, "附件", 1, 1, set_apart=True),
               Block(BlockKind.PARAGRAPH, "广州市金融发展“十四五”重点项目和工作", 1, 1, set_apart=True),
-              Block(BlockKind.TABLE, "", 1, 1, table_index=0)]
+              Block(BlockKind.TABLE, "", 1, 1)]
     assert caption_for(blocks, 2) == ("广州市金融发展“十四五”重点项目和工作", "附件")
 
 
@@ -292,7 +292,7 @@ def _para(text: str, page: int, set_apart: bool = True) -> Block:
     return Block(BlockKind.PARAGRAPH, text, page, page, set_apart=set_apart)
 
 
-TABLE_BLOCK = Block(BlockKind.TABLE, "", 6, 6, table_index=0)
+TABLE_BLOCK = Block(BlockKind.TABLE, "", 6, 6)
 
 
 @pytest.mark.parametrize("above", [
@@ -405,10 +405,10 @@ def test_issue_toc_and_document_headers():
     assert [(e.doc_number, e.page, e.title) for e in parts.toc] == [
         ("某府办〔2021〕9号", 1, "市政府办公厅关于印发甲规划的通知"), ("某局规字〔2021〕2号", 75, "某局关于印发乙方案的通知")]
     d1, d2 = parts.documents
-    assert (d1.issuer, d1.doc_number, d1.title, d1.signed_date, d1.publication) == (
+    assert (d1.document.issuer, d1.document.doc_number, d1.document.title, d1.document.signed_date, d1.document.publication) == (
         "某市人民政府办公厅", "某府办〔2021〕9号", "市政府办公厅关于印发甲规划的通知", "2021-09-17", "主动公开")
     assert [b.text for b in d1.back_matter] == ["GZ001"]
-    assert d2.doc_number == "某局规字〔2021〕2号"
+    assert d2.document.doc_number == "某局规字〔2021〕2号"
     assert {r.reason for r in parts.removed} == {"issue_cover", "issue_toc"}
 
 
@@ -417,8 +417,8 @@ def test_a_joint_document_title_keeps_the_space_between_its_issuers():
 
     part = document_part(_blocks(["某市林业局 某市财政局 文件", "某林规字〔2021〕2号",
                                   "某市林业局 某市财政局 关于印发 2021—2025 年某市补偿 方案的通知", "各区：", "正文。"]))
-    assert part.issuer == "某市林业局 某市财政局"
-    assert part.title == "某市林业局 某市财政局关于印发 2021—2025 年某市补偿方案的通知"
+    assert part.document.issuer == "某市林业局 某市财政局"
+    assert part.document.title == "某市林业局 某市财政局关于印发 2021—2025 年某市补偿方案的通知"
 
 
 def test_bracketed_group_lines_of_an_issue_toc_are_not_titles():
@@ -536,7 +536,7 @@ def test_documents_without_doc_number_are_found_by_their_issue_toc_title():
     ])
     parts = split_issue(blocks)
     assert [e.page for e in parts.toc] == [1, 2, 9]
-    assert [p.title for p in parts.documents] == [
+    assert [p.document.title for p in parts.documents] == [
         "某省人民政府令", "某省城市供水管理办法", "某省人民政府关于公布取消行政许可事项的决定"]
     assert parts.documents[1].blocks[0].text == "某省城市供水管理办法"
 

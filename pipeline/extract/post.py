@@ -1,4 +1,4 @@
-"""Front-matter posts (Jekyll ``_posts/*.md``, like seed 000 and the finews corpus) → ``HtmlExtraction``.
+"""Front-matter posts (Jekyll ``_posts/*.md``, like seed 000 and the finews corpus) → ``Draft`` (as a web page).
 
 A post is YAML front matter between ``---`` lines, then a body that is plain Markdown text or raw HTML, then a
 footer. The chain:
@@ -36,14 +36,13 @@ from pipeline.extract.encoding import decode_html
 from pipeline.extract.html import (
     CST,
     TZ_ASSUMED_WARNING,
-    HtmlExtraction,
     HtmlInputError,
     clean_text,
     extract_fragment,
     parse_datetime,
 )
 from pipeline.extract.html.guard import check_binary, check_bytes
-from pipeline.model import Block, BlockKind, Removed
+from pipeline.model import Block, BlockKind, Document, Draft, Removed
 
 __all__ = ["extract_post", "split_front_matter", "markdown_to_html"]
 
@@ -213,7 +212,7 @@ def _summary_repeated(summary: str, blocks: list[Block]) -> bool:
     return len(core) >= 10 and core in rest
 
 
-def extract_post(data: bytes, *, source: str) -> HtmlExtraction:
+def extract_post(data: bytes, *, source: str) -> Draft:
     """Extract one front-matter post. Raises ``HtmlInputError`` (only) for unreadable input."""
     try:
         return _extract_post(bytes(data) if isinstance(data, bytearray | memoryview) else data, source)
@@ -225,7 +224,7 @@ def extract_post(data: bytes, *, source: str) -> HtmlExtraction:
         ) from exc
 
 
-def _extract_post(data: bytes, source: str) -> HtmlExtraction:
+def _extract_post(data: bytes, source: str) -> Draft:
     check_bytes(data)
     text, codec, note = decode_html(data)
     check_binary(text)
@@ -238,18 +237,22 @@ def _extract_post(data: bytes, source: str) -> HtmlExtraction:
 
     body, original_url = _split_footer(body, footer, warnings)
     summary, body = _split_summary(body)
-    fragment = extract_fragment(markdown_to_html(body), removed, warnings) if body.strip() else None
-    blocks = list(fragment.blocks) if fragment else []
+    if body.strip():
+        draft = extract_fragment(markdown_to_html(body), removed, warnings).draft
+    else:
+        draft = Draft(Document(kind="html", warnings=warnings), removed=removed)
+    doc = draft.document
+    doc.source, doc.encoding = source, codec
     if summary:
-        if _summary_repeated(summary, blocks):
+        if _summary_repeated(summary, draft.blocks):
             removed.insert(0, Removed(page=None, text=summary, reason="summary_duplicate"))  # it came first
         else:
-            blocks.insert(0, Block(kind=BlockKind.PARAGRAPH, text=summary))
-    if not any(b.text for b in blocks) and not (fragment and fragment.tables):
+            draft.blocks.insert(0, Block(kind=BlockKind.PARAGRAPH, text=summary))
+    if not any(b.text for b in draft.blocks) and not doc.tables:
         raise HtmlInputError(f"post has no body text ({source})", "no_article")
 
-    title = clean_text(str(fm.get("title") or "")) or None
-    if title is None:
+    doc.title = clean_text(str(fm.get("title") or "")) or None
+    if doc.title is None:
         warnings.append("front matter has no title (empty or missing)")
     raw_date = str(fm.get("date") or "")
     published, _, _ = parse_datetime(raw_date)
@@ -258,27 +261,13 @@ def _extract_post(data: bytes, source: str) -> HtmlExtraction:
     elif published.tzinfo is None:
         warnings.append(TZ_ASSUMED_WARNING)
         published = published.replace(tzinfo=CST)
+    doc.published_at = published
 
     removed.extend(footer)  # the footer comes last in the document
-    tags = _as_list(fm.get("tags"))
-    if fragment:
-        tags.extend(t for t in fragment.tags if t not in tags)
-    return HtmlExtraction(
-        title=title,
-        published_at=published,
-        source_name=fragment.source_name if fragment else None,
-        author=(fragment.author if fragment else None)
-        or (clean_text(str(fm["author"])) if fm.get("author") else None),
-        categories=_as_list(fm.get("categories") or fm.get("category")),
-        tags=tags,
-        url=None,
-        canonical_url=None,
-        original_url=original_url or (fragment.original_url if fragment else None),
-        blocks=blocks,
-        tables=fragment.tables if fragment else [],
-        images=fragment.images if fragment else [],
-        removed=removed,
-        encoding=codec,
-        encoding_note=note,
-        warnings=warnings,
-    )
+    tags = _as_list(fm.get("tags"))  # the front matter's tags first, then those printed in the body
+    tags.extend(t for t in doc.tags if t not in tags)
+    doc.tags = tags
+    doc.author = doc.author or (clean_text(str(fm["author"])) if fm.get("author") else None)
+    doc.categories = _as_list(fm.get("categories") or fm.get("category"))
+    doc.original_url = original_url or doc.original_url
+    return draft

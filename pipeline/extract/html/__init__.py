@@ -1,4 +1,5 @@
-"""HTML input stage: one web page (bytes) in, one ``HtmlExtraction`` out.
+"""HTML input stage: one web page (bytes) in, one ``Draft`` out (the document with its metadata, tables and
+images; the body blocks; the lines taken out).
 
 The chain, one module per step (what goes in → what comes out):
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urljoin
 
 from pipeline.extract.encoding import decode_html
@@ -43,13 +43,12 @@ from pipeline.extract.html.meta import CST, TZ_ASSUMED_WARNING, DatedValue, Prin
 from pipeline.extract.html.text import clean_text
 from pipeline.extract.html.vocab import META_URL_KEY
 from pipeline.extract.html.walk import Seg, Walker
-from pipeline.model import Block, BlockKind, Image, Removed, Table
+from pipeline.model import BlockKind, Document, Draft, Removed
 
 __all__ = [
     "CST",
     "TZ_ASSUMED_WARNING",
-    "FragmentResult",
-    "HtmlExtraction",
+    "Fragment",
     "HtmlInputError",
     "clean_text",
     "extract_fragment",
@@ -61,37 +60,13 @@ _WEB_URL_RE = re.compile(r"https?://|//")  # images are made absolute only again
 
 
 @dataclass
-class HtmlExtraction:
-    title: str | None = None
-    published_at: datetime | None = None  # tz-aware
-    source_name: str | None = None
-    author: str | None = None
-    categories: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    url: str | None = None
-    canonical_url: str | None = None
-    original_url: str | None = None
-    blocks: list[Block] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    images: list[Image] = field(default_factory=list)
-    removed: list[Removed] = field(default_factory=list)
-    encoding: str = "utf-8"
-    encoding_note: str | None = None
-    warnings: list[str] = field(default_factory=list)
+class Fragment:
+    """What ``extract_fragment`` found in a piece of article HTML (every segment counts as article): a draft
+    whose document holds what the fragment's printed lines say (source, author, tags, original link, tables,
+    images), and the dates printed in it (the caller knows which one to believe)."""
 
-
-@dataclass
-class FragmentResult:
-    """What ``extract_fragment`` found in a piece of article HTML (every segment counts as article)."""
-
-    blocks: list[Block]
-    tables: list[Table]
-    images: list[Image]
-    source_name: str | None
-    author: str | None
+    draft: Draft
     dates: list[DatedValue]
-    tags: list[str]
-    original_url: str | None
 
 
 # ------------------------------------------------------------------------------------------------ fragment
@@ -99,7 +74,7 @@ class FragmentResult:
 
 def extract_fragment(
     html: str, removed: list[Removed], warnings: list[str], *, base_url: str | None = None
-) -> FragmentResult:
+) -> Fragment:
     """Blocks of an HTML fragment that *is* the article (e.g. a post body): the same cleaning, walking and
     line classification as ``extract_html``, without looking for the main-content container."""
     root = tree.parse(f"<html><head></head><body>{html}</body></html>")
@@ -110,18 +85,11 @@ def extract_fragment(
     valid = container.valid_hints(segs, container.label_related_blocks(segs))
     printed = Printed()
     blocks, images = lines.classify(segs, valid, removed, printed)
-    tables = lines.finish_tables(blocks, walker.tables)
+    tables = lines.finish_tables(blocks)
     blocks = lines.drop_summary_duplicate(blocks, removed)
-    return FragmentResult(
-        blocks=blocks,
-        tables=tables,
-        images=images,
-        source_name=printed.source,
-        author=printed.author(),
-        dates=printed.dates,
-        tags=printed.tags,
-        original_url=printed.original_url,
-    )
+    doc = Document(kind="html", source_name=printed.source, author=printed.author(), tags=printed.tags,
+                   original_url=printed.original_url, tables=tables, images=images, warnings=warnings)
+    return Fragment(Draft(doc, blocks, removed=removed), printed.dates)
 
 
 # ------------------------------------------------------------------------------------------------ page
@@ -129,7 +97,7 @@ def extract_fragment(
 
 def extract_html(
     data: bytes, *, source: str, url: str | None = None, http_content_type: str | None = None
-) -> HtmlExtraction:
+) -> Draft:
     """Extract one article page. Raises ``HtmlInputError`` (only) for input that is not a readable page."""
     try:
         raw = bytes(data) if isinstance(data, bytearray | memoryview) else data
@@ -155,7 +123,7 @@ class _Page:
     warnings: list[str] = field(default_factory=list)
 
 
-def _extract_html(data: bytes, source: str, url: str | None, http_content_type: str | None) -> HtmlExtraction:
+def _extract_html(data: bytes, source: str, url: str | None, http_content_type: str | None) -> Draft:
     page = _read_page(data, source, http_content_type)
     walker = Walker(_image_base(url, page.head), page.removed)
     segs = walker.walk_body(page.body)
@@ -167,14 +135,16 @@ def _extract_html(data: bytes, source: str, url: str | None, http_content_type: 
     title = meta.choose_title(page.head, segs, page.warnings)
     printed = Printed()
     blocks, images = lines.classify_page(segs, span, valid, title, page.removed, printed)
-    tables = lines.finish_tables(blocks, walker.tables)
+    tables = lines.finish_tables(blocks)
     blocks, title = lines.title_block(blocks, title, page.removed)
     blocks = lines.drop_summary_duplicate(blocks, page.removed)
     if not any(b.text.strip() for b in blocks if b.kind is not BlockKind.TABLE) and not tables:
         raise HtmlInputError(*_no_article(source, page.warnings))
 
     head = page.head
-    return HtmlExtraction(
+    doc = Document(
+        kind="html",
+        source=source,
         title=title,
         published_at=meta.choose_published(head, printed, meta.time_values(page.body), page.warnings),
         source_name=meta.choose_source(head, printed, page.body),
@@ -184,14 +154,12 @@ def _extract_html(data: bytes, source: str, url: str | None, http_content_type: 
         url=url,
         canonical_url=_absolute(url, head.canonical or head.meta(META_URL_KEY)),
         original_url=printed.original_url,
-        blocks=blocks,
+        encoding=page.codec,
         tables=tables,
         images=images,
-        removed=page.removed,
-        encoding=page.codec,
-        encoding_note=page.note,
         warnings=page.warnings,
     )
+    return Draft(doc, blocks, removed=page.removed)
 
 
 def _read_page(data: bytes, source: str, http_content_type: str | None) -> _Page:

@@ -9,7 +9,7 @@ right after an image is its caption. Every dropped line goes to ``removed`` with
 
 Table captions: the ``<caption>`` text, else the preceding block when it is short (≤ 50 characters) and names
 a table (contains 表) or ends with a colon (that block stays in the body too). A TABLE block's ``text`` is the
-caption (or empty); the cells are in ``tables[table_index]``.
+caption (or empty) and carries the table.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def _take_images(seg: Seg, images: list[Image], last_image: Image | None) -> tup
 
 def _block_of(seg: Seg) -> Block:
     if seg.table is not None:
-        return Block(kind=BlockKind.TABLE, text="", table_index=seg.table)
+        return Block(kind=BlockKind.TABLE, text="", table=seg.table)
     level = HEADING_LEVEL.get(seg.tag)
     if level is None and seg.strong_only and seg.n <= BOLD_HEADING_MAX_CHARS:
         level = BOLD_HEADING_LEVEL
@@ -288,14 +288,14 @@ def classify_page(
 # ------------------------------------------------------------------------------------------------ blocks
 
 
-def finish_tables(blocks: list[Block], walker_tables: list[tuple[Table, object]]) -> list[Table]:
-    """Number the kept tables t1, t2, … and point the TABLE blocks at them; fill missing captions from the
-    preceding short block."""
+def finish_tables(blocks: list[Block]) -> list[Table]:
+    """Number the kept tables t1, t2, … in reading order; fill missing captions from the preceding short
+    block (a TABLE block's text is its caption)."""
     tables: list[Table] = []
     for bi, b in enumerate(blocks):
-        if b.kind is not BlockKind.TABLE:
+        if b.table is None:
             continue
-        table = walker_tables[b.table_index][0]
+        table = b.table
         table.table_id = f"t{len(tables) + 1}"
         if not table.caption and bi > 0 and blocks[bi - 1].kind is not BlockKind.TABLE:
             prev = blocks[bi - 1].text
@@ -303,7 +303,7 @@ def finish_tables(blocks: list[Block], walker_tables: list[tuple[Table, object]]
                 TABLE_CAPTION_WORD in prev or prev.endswith(TABLE_CAPTION_ENDINGS)
             ):
                 table.caption = prev
-        blocks[bi] = Block(kind=BlockKind.TABLE, text=table.caption or "", table_index=len(tables))
+        blocks[bi] = Block(kind=BlockKind.TABLE, text=table.caption or "", table=table)
         tables.append(table)
     return tables
 

@@ -2,8 +2,8 @@
 
 One segment per block of text (a <p>, an <li>, the loose text of a <div> …); a <br> directly in a block splits
 it, a <br> inside <strong>/<a> joins lines. Each segment carries its link and bold character counts, its
-images, the furniture hint of the nearest class/id (``vocab.HINT_SUBSTRINGS`` …) and, for a data table, the
-index of its ``Table``.
+images, the furniture hint of the nearest class/id (``vocab.HINT_SUBSTRINGS`` …) and, for a data table, its
+``Table``.
 
 Table rules: a ``<table>`` becomes a ``Table`` only if it looks like data: no nested table, at least 2 rows
 and 2 columns, ≥ 3 non-empty cells, at most 20 % of cells longer than 100 characters and none longer than
@@ -110,7 +110,7 @@ class Seg:
     images: list
     hint: str | None = None
     hint_el: object = None
-    table: int | None = None  # index into Walker.tables
+    table: Table | None = None  # a data table's segment carries the table
     link_els: list | None = None  # <a href> elements in the segment
     in_container: bool = False
 
@@ -147,7 +147,6 @@ class Walker:
         self.base_url = base_url
         self.removed = removed
         self.segs: list[Seg] = []
-        self.tables: list[tuple[Table, object]] = []  # (table, element)
         self.owners: list = []
         self.hints: list[tuple[str | None, object]] = [(None, None)]
         self.link_depth = 0
@@ -330,12 +329,11 @@ class Walker:
         self.flush()
         header, rows = grid[0], grid[1:]
         table = Table(table_id="", header=header, rows=rows, caption=caption or None, kind="html")
-        self.tables.append((table, el))
         text = " ".join(c for row in grid for c in row if c)
         n_link = sum(char_count(text_of(a)) for a in el.iter("a"))
         hint, hint_el = self.hints[-1]
         seg = Seg(
-            text, el, "table", char_count(text), n_link, 0, False, [], hint, hint_el, len(self.tables) - 1
+            text, el, "table", char_count(text), n_link, 0, False, [], hint, hint_el, table
         )
         self.segs.append(seg)
         return True
