@@ -123,4 +123,4 @@ def test_a_reporter_named_in_any_han_block_is_the_author(name):
     paragraph = "<p>" + "这是一篇新闻的正文段落，内容足够长以便被识别为正文，并且包含多个句子。" * 3 + "</p>"
     page = (f"<html><head><title>标题</title></head><body><article><h1>测试新闻标题</h1>"
             f"<div class='info'>2019-09-26 10:56 本报记者 {name}</div>{paragraph * 4}</article></body></html>").encode()
-    assert extract_html(page, source="t").author == name
+    assert extract_html(page, source="t").document.author == name

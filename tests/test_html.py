@@ -472,8 +472,8 @@ def test_a_source_printed_beside_the_date_without_a_label(date_line, source):
     paragraph = "<p>" + "这是一篇新闻的正文段落，内容足够长以便被识别为正文，并且包含多个句子。" * 3 + "</p>"
     page = (f"<html><head><title>标题</title></head><body><article><h1>测试新闻标题</h1>"
             f"<div class='info'>{date_line}</div>{paragraph * 4}</article></body></html>").encode()
-    assert extract_html(page, source="t").source_name == source
+    assert extract_html(page, source="t").document.source_name == source
 
 
 def test_the_hexun_page_names_its_source_beside_its_date():
-    assert corpus("news_hexun_2019-09-26_mot_jingjinji.html").source_name == "证券时报网"
+    assert corpus("news_hexun_2019-09-26_mot_jingjinji.html").document.source_name == "证券时报网"
