@@ -121,10 +121,19 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
         raise InputError("unreadable_file", f"{type(exc).__name__}: {exc.strerror}", "read") from None
     with os.fdopen(fd, "rb") as fh:
         _check_regular(os.fstat(fd), max_bytes)  # what was opened, if it changed since the check
-        opened = Path(os.path.realpath(f"/proc/self/fd/{fd}")) if os.path.isdir("/proc/self/fd") else real
+        opened = _opened_path(fd, real)
         if root is not None and not opened.is_relative_to(root):
             raise InputError("symlink_outside_input", "the file moved outside the input folder while it was opened", "read")
         yield fh
+
+
+def _opened_path(fd: int, fallback: Path) -> Path:
+    """Where the open file ``fd`` really is: the kernel's own answer (one readlink of
+    /proc/self/fd, already resolved), else ``fallback`` where there is no /proc."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return fallback
 
 
 def _check_regular(info: os.stat_result, max_bytes: int | None) -> None:

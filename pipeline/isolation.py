@@ -97,8 +97,10 @@ RETIRE_RSS_MB = 1024
 WORKER_IDLE_S = 30.0
 # Documents ``stream_jobs`` keeps in flight per worker: a worker's next document waits in its pipe
 # and starts as soon as the last one's result is written, not after the result's round trip
-# through the caller (a small page parses in a few ms; the round trip is a good part of that).
-IN_FLIGHT_PER_WORKER = 2
+# through the caller; two more wait at the service, since a small page parses in about a
+# millisecond, less than the caller may take to hand over the next one on a busy machine.
+# (Only requests wait: results still come back one by one as they end.)
+IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass
@@ -316,11 +318,25 @@ def _work(requests: int, replies: int) -> None:
         job_id, path, source_name, settings, meta, _ = pickle.loads(source.read(size))
         result = process_source(path, source_name, settings, **meta)
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        retiring = (done >= MAX_DOCS_PER_WORKER or psutil.Process().memory_info().rss > RETIRE_RSS_MB * 1024 * 1024
+        retiring = (done >= MAX_DOCS_PER_WORKER or _resident_mb() > RETIRE_RSS_MB
                     or any(e.error_type == "too_much_memory" for e in result.errors))
         _write_all(replies, _WORKER_REPLY.pack(job_id, len(payload), retiring) + payload)
         if retiring:
             return
+
+
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+def _resident_mb() -> float:
+    """This process's resident memory, read after every document: /proc/self/statm is one small
+    read (psutil.Process() re-reads the process's identity, a good part of a small page's parse);
+    without /proc, the peak (ru_maxrss, KiB on Linux) stands in for it."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE_MB
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _exit_text(status: int) -> str:

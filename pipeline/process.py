@@ -262,7 +262,9 @@ def process_html(data: bytes, *, source: str, raw_sha256: str, kind: str, settin
     guarded("issue", source, doc.warnings, lambda: None, _gazette_fields, doc, blocks)
     doc.sections = guarded("outline", source, doc.warnings, lambda: front_only(blocks), build_sections, blocks)
     doc.toc_checks = guarded("toc", source, doc.warnings, list, numbering_checks, doc.sections)
-    result.removed = [replace(r, doc_id=doc.doc_id) for r in draft.removed]
+    for r in draft.removed:  # the lines taken out are this document's (it has its id now)
+        r.doc_id = doc.doc_id
+    result.removed = draft.removed
     return result
 
 
