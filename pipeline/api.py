@@ -32,10 +32,9 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from pipeline.hashcache import HashCache
 from pipeline.ingest import (
@@ -59,6 +58,10 @@ from pipeline.schema import DATASETS, PARTITION_FIELDS, PARTITION_KEYS
 from pipeline.settings import Settings, resolve
 from pipeline.storage import Snapshot, Store, open_store
 
+if TYPE_CHECKING:  # imported where they are used: ``gazette ingest`` need not pay for them at start
+    import duckdb
+    import pyarrow.dataset as ds
+
 
 class Output:
     """One snapshot of an output: DuckDB views and Arrow datasets of every dataset."""
@@ -80,6 +83,8 @@ class Output:
 
     def dataset(self, name: str) -> ds.Dataset:
         """A pyarrow dataset of the snapshot's files (filters on ``doc_kind``/``year`` skip partitions)."""
+        import pyarrow.dataset as ds  # (imports pandas when it is installed)
+
         schema = self.schema(name)
         files = self.snapshot.files(name) if self.snapshot else []
         if not files:
@@ -91,6 +96,8 @@ class Output:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with one view per dataset, named after it."""
         if self._con is None:
+            import duckdb
+
             con = duckdb.connect()
             for name in DATASETS:
                 files = self.snapshot.files(name) if self.snapshot else []
@@ -114,6 +121,8 @@ class Output:
     def table(self, doc_id: str, table_id: str) -> pa.Table:
         """One printed table with its own columns (named after its header, numeric where every
         value is a plain number), built from its ``table_cells`` rows."""
+        import pyarrow.dataset as ds
+
         match = (ds.field("doc_id") == doc_id) & (ds.field("table_id") == table_id)
         index = self.dataset("tables").to_table(filter=match, columns=["n_rows", "n_cols"]).to_pylist()
         if not index:
@@ -234,6 +243,9 @@ def _jobs(candidates: Sequence[Candidate], raw: RawStore | None, settings: Setti
     jobs: list[Job] = []
     skipped = 0
     for c in candidates:
+        if c.plain and done_before and (sha := hashes.known(c.path)) in done_before and (raw is None or raw.has(sha)):
+            skipped += 1  # nothing to read: its bytes, unchanged, were processed by this version and are kept
+            continue
         try:
             with open_input(c.path, c.root, settings.max_file_bytes):
                 pass  # the checks only: the bytes are read below, or by the parse

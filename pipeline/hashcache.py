@@ -55,12 +55,19 @@ class HashCache:
         self.read = 0  # files read this run (the rest came from the cache)
         self._before: dict[str, list[int]] = {}
 
+    def known(self, path: Path) -> str | None:
+        """The remembered sha256 when the file's status is unchanged; None (nothing read) else."""
+        entry = self.entries.get(os.path.abspath(path))  # (not resolve(): a symlink walk per file costs more than the read saved)
+        try:
+            return entry[4] if entry is not None and entry[:4] == _signature(os.stat(path)) else None
+        except OSError:
+            return None
+
     def sha256(self, path: Path) -> str:
-        key = os.path.abspath(path)  # (not resolve(): a symlink walk per file costs more than the read saved)
+        if (sha := self.known(path)) is not None:
+            return sha
+        key = os.path.abspath(path)
         status = os.stat(path)
-        entry = self.entries.get(key)
-        if entry is not None and entry[:4] == _signature(status):
-            return entry[4]
         sha = sha256_file(path)
         self.read += 1
         self.entries[key] = [*_signature(status), sha]

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline import PIPELINE_VERSION, faults
-from pipeline.model import ErrorRecord, SourceResult
-from pipeline.process import InputError, process_html, process_pdf
+from pipeline.model import ErrorRecord, InputError, SourceResult
 from pipeline.rawstore import RawStore
 from pipeline.rows import error_rows, input_rows, partition_of, result_rows
 from pipeline.settings import Settings, resolve
@@ -46,6 +45,10 @@ class Candidate:
 
     path: Path
     root: Path
+    # a regular file the walk of its folder found, itself no symlink: it lies inside ``root`` by
+    # construction (the walk enters no symlinked folder), so a re-run may skip it by its status
+    # alone, without opening it
+    plain: bool = False
 
 
 def find_inputs(paths: Iterable[str | Path]) -> list[Candidate]:
@@ -78,16 +81,27 @@ def _resolved(path: Path) -> Path:
 
 
 def _folder_inputs(folder: Path, root: Path) -> list[Candidate]:
-    found: list[Candidate] = []
-    for here, dirs, files in os.walk(folder):  # does not descend into symlinked folders
-        for name in dirs:
-            link = Path(here, name)
-            if link.is_symlink() and not _resolved(link).is_relative_to(root):
-                found.append(Candidate(link, root))
-        for name in files:
-            if Path(name).suffix.lower() in INPUT_SUFFIXES and not name.upper().startswith("README"):
-                found.append(Candidate(Path(here, name), root))
-    return sorted(found, key=lambda c: c.path)
+    found: list[tuple[tuple[str, ...], bool]] = []
+    stack = [os.fspath(folder)]
+    while stack:  # depth first, never into a symlinked folder; an unreadable folder is passed over, as os.walk does
+        here = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        parts = Path(here).parts
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_symlink() and entry.is_dir():
+                if not _inside(os.path.realpath(entry.path), root):
+                    found.append(((*parts, entry.name), False))
+            elif os.path.splitext(entry.name)[1].lower() in INPUT_SUFFIXES and not entry.name.upper().startswith("README"):
+                found.append(((*parts, entry.name), entry.is_file(follow_symlinks=False)))
+    # in path order (component by component, as paths compare), sorted as tuples: a folder of
+    # 20,000 posts is walked on every run, and comparing Path objects is the slow part of it
+    return [Candidate(Path(*name), root, plain) for name, plain in sorted(found)]
 
 
 def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -105,8 +119,8 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
     ``root``. Messages name the path, never its bytes.
     """
     try:
-        real = Path(os.path.realpath(path))
-        if root is not None and not real.is_relative_to(root):
+        real = os.path.realpath(path)
+        if root is not None and not _inside(real, root):
             raise InputError("symlink_outside_input", f"a symlink to {real} leads outside the input folder {root}: "
                              "not followed", "read")
         info = os.stat(path)
@@ -121,17 +135,23 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
         raise InputError("unreadable_file", f"{type(exc).__name__}: {exc.strerror}", "read") from None
     with os.fdopen(fd, "rb") as fh:
         _check_regular(os.fstat(fd), max_bytes)  # what was opened, if it changed since the check
-        opened = _opened_path(fd, real)
-        if root is not None and not opened.is_relative_to(root):
+        if root is not None and not _inside(_opened_path(fd, real), root):
             raise InputError("symlink_outside_input", "the file moved outside the input folder while it was opened", "read")
         yield fh
 
 
-def _opened_path(fd: int, fallback: Path) -> Path:
+def _inside(real: str, root: str | Path) -> bool:
+    """Whether the resolved path ``real`` is ``root`` or lies below it (strings: a run checks every
+    input twice, and pathlib's ``is_relative_to`` costs more than the open itself)."""
+    root = os.fspath(root)
+    return real == root or real.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
+def _opened_path(fd: int, fallback: str) -> str:
     """Where the open file ``fd`` really is: the kernel's own answer (one readlink of
     /proc/self/fd, already resolved), else ``fallback`` where there is no /proc."""
     try:
-        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+        return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return fallback
 
@@ -218,6 +238,11 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
 
 
 def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Settings, meta: dict) -> SourceResult:
+    # the stages are imported here, not at the top: the parse service's workers have them loaded
+    # already, and a command that parses nothing itself (every run through the service, a
+    # re-run that skips everything) need not load pdfplumber, PDFium and lxml to start
+    from pipeline.process import process_html, process_pdf
+
     sha = hashlib.sha256(data).hexdigest()
     kind = sniff(data, name)
     try:

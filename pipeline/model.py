@@ -246,6 +246,16 @@ class IssueParts:
         return raw_sha256[:16]
 
 
+class InputError(Exception):
+    """A bad input: ``reason`` is a short tag (not_a_pdf, encrypted, no_text_layer, ...); it
+    becomes the input's ``ErrorRecord``."""
+
+    def __init__(self, reason: str, message: str, stage: str = "extract"):
+        super().__init__(message)
+        self.reason = reason
+        self.stage = stage
+
+
 @dataclass(slots=True)
 class ErrorRecord:
     source: str

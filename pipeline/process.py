@@ -35,6 +35,7 @@ from pipeline.model import (
     BlockKind,
     Document,
     Draft,
+    InputError,
     IssueParts,
     Layer,
     Page,
@@ -49,15 +50,6 @@ from pipeline.tables import caption_tables, find_tables
 from pipeline.toc import check_document, check_issue, numbering_checks
 
 T = TypeVar("T")
-
-
-class InputError(Exception):
-    """A bad input: ``reason`` is a short tag (not_a_pdf, encrypted, no_text_layer, ...)."""
-
-    def __init__(self, reason: str, message: str, stage: str = "extract"):
-        super().__init__(message)
-        self.reason = reason
-        self.stage = stage
 
 
 PAGES_PER_WORKER = 24  # below this a second process costs more than it saves
