@@ -219,9 +219,9 @@ def ingest(paths: Iterable[str | Path], out: str = "output", *, raw: str | None 
         for result in refused:
             run.summary.add(result)
             writer.add(result)
-        for _, result in stream_jobs(jobs, settings, workers=workers, isolate=isolate):
+        for i, result in stream_jobs(jobs, settings, workers=workers, isolate=isolate):
             run.summary.add(result)
-            writer.add(result)
+            writer.add(result, order=i)
             hashes.parsed(result.source, result.raw_sha256)
             if on_result:
                 on_result(result)

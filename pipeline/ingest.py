@@ -295,8 +295,17 @@ class ResultWriter:
         self._unwritten: dict[str, tuple[str, str, int]] = {}
         self._flushes_seen = 0
         self.refused: list[ErrorRecord] = []  # inputs whose rows could not be written (each has an errors row)
+        self._order: dict[str, int] = {}  # unit -> the input order of the result whose rows it holds
 
-    def add(self, r: SourceResult) -> None:
+    def add(self, r: SourceResult, order: int | None = None) -> None:
+        """``order``: the input's place in the run. Results come back as their parses end, in
+        any order; of two inputs of one unit (an issue and its corrected reissue, one file
+        under two names) the later input keeps the rows, however the parses finished."""
+        if order is not None and self._order.get(r.unit_id, -1) > order:
+            self._put_source(r)  # its inputs row; the unit keeps the later input's rows
+            return
+        if order is not None and r.kind != "error":
+            self._order[r.unit_id] = order
         if r.kind != "error":
             try:
                 rows = result_rows(r)

@@ -293,3 +293,24 @@ def test_a_commit_that_changes_nothing_makes_no_snapshot(tmp_path):
     assert store.current() == before
     manifest = json.loads((before / "_manifest.json").read_text())
     assert manifest["snapshot"] == 1 and [f[1] for f in manifest["files"]["documents"]] == [1]
+
+
+def test_of_two_inputs_of_one_unit_the_later_input_keeps_the_rows_whatever_ends_first(tmp_path):
+    """Parses end in any order (two workers, a slow page before a fast one); the unit's rows
+    come from the input that comes later in the run, not from the parse that ended last."""
+    from pipeline.ingest import ResultWriter, process_source
+
+    page = "<html><head><title>同一篇文章</title></head><body><article><p>正文同样的一段话，两份文件字节相同。</p></article></body></html>"
+    results = []
+    for name in ("a-original.html", "b-copy.html"):
+        path = tmp_path / name
+        path.write_text(page, encoding="utf-8")
+        results.append(process_source(path, name))
+    assert results[0].unit_id == results[1].unit_id
+    store = Store(tmp_path / "out")
+    with store.transaction() as tx:
+        writer = ResultWriter(tx)
+        writer.add(results[1], order=1)  # the later input's parse ended first
+        writer.add(results[0], order=0)
+    assert [d["source"] for d in store.read("documents").to_pylist()] == ["b-copy.html"]
+    assert sorted(r["source"] for r in store.read("inputs").to_pylist()) == ["a-original.html", "b-copy.html"]
