@@ -199,6 +199,11 @@ class _Server:
 
     def worker_for(self, run: _Running) -> _Worker | None:
         usable = [w for w in self.workers.values() if not w.retiring and w.memory_mb == run.settings.process_memory_mb()]
+        busy = [w for w in usable if w.job is not None]
+        if run.max_workers is not None and len(busy) >= run.max_workers:
+            # as many parse at once as the caller allows (its memory budget is shared by that many),
+            # even when an earlier caller left idle workers behind: this one waits as a next document
+            return next((w for w in busy if w.next is None), None)
         idle = next((w for w in usable if w.job is None), None)
         if idle is not None:
             return idle
