@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from pipeline.clean import is_watermark, page_number_value
 from pipeline.extract.pdf import SPANNED
-from pipeline.layout import FALLBACK_SIZE_PT, GUTTER_SLACK_PT, column_of_box, split_at_gaps, split_at_gutter
+from pipeline.layout import FALLBACK_SIZE_PT, GUTTER_SLACK_PT, column_of_box, split_at_gutter
 from pipeline.model import BBox, Block, BlockKind, Layer, Line, Page, PageTable, Table
 from pipeline.settings import DEFAULT_TABLES, Settings, TableSettings, resolve
 
@@ -175,10 +175,8 @@ def borderless_tables(page: Page, gutter: tuple[float, float] | None = None,
     """
     min_rows, edge, row_gap, pad = (settings.borderless_min_rows, settings.borderless_edge_pt,
                                     settings.borderless_row_gap_em, settings.borderless_pad_pt)
-    # a row's cells: its segments, and within one, the pieces its column gaps set apart (a
-    # long key leaves less than a segment gap before its value, yet lines up with the rows')
-    body = [piece for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)
-            for part in split_at_gutter(ln, gutter) for piece in split_at_gaps(part)]
+    body = [part for ln in page.lines if ln.layer is Layer.BODY and ln.bbox and not _in_any(ln, page.tables)
+            for part in split_at_gutter(ln, gutter)]
     rows: dict[float, list[Line]] = {}
     for ln in body:
         rows.setdefault(round(ln.bbox[3]), []).append(ln)
