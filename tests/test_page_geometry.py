@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from gazette.cli import main
-from pipeline.extract.pdf import Frame, page_frame
+from pipeline.extract.pdf import Frame, open_pdf, page_frame
 from pipeline.storage import Store
 from tests.fixtures.geometry import ARTICLES, CROP, OUTSIDE_CROP, PAGE_KINDS, build_geometry_pdf
 from tests.pdfium_fonts import CJK_FONTS, NO_FONTS, default_path_rows, rows_as_json
@@ -169,6 +169,42 @@ def test_the_default_path_matches_pdfplumber_whatever_fonts_the_machine_has(pdfs
     pages go through pdfplumber; with one, the fast path reads them. Rows are the same."""
     path, _ = pdfs["cid"]
     assert without_fallback_notes(default_path_rows(path, fonts)) == rows_as_json(path, "pdfplumber")
+
+
+def test_the_fast_path_reads_every_page_itself(pdfs):
+    """Turned, shifted and cropped pages need no pdfplumber: PDFium's objects are turned as
+    displayed (one call per object) and its coordinates moved once per page."""
+    path, _ = pdfs["embedded"]
+    with open_pdf(path, "auto") as reader:
+        pages = list(reader.pages())
+        assert reader._plumber is None  # pdfplumber was never opened
+    assert [(p.width, p.height) for p in pages] == [
+        (842, 595) if kind in ("rotate90", "rotate270", "landscape") else
+        (CROP[2] - CROP[0], CROP[3] - CROP[1]) if kind == "cropped" else (595, 842) for kind in PAGE_KINDS]
+
+
+# a CropBox on the turned pages that keeps what they show but is not centred, so that each turn
+# moves the text differently: (x0, y0, x1, y1) in user space
+TURNED_CROP = (30, 12, 590, 835)
+
+
+def test_a_cropped_turned_page_shows_its_text_where_the_viewer_does(pdfs, tmp_path):
+    path, _ = pdfs["embedded"]
+    cropped = tmp_path / "turned-crop.pdf"
+    build_geometry_pdf(cropped, turned_crop=TURNED_CROP)
+    lines = {}
+    for name, pdf in (("whole", path), ("cropped", cropped)):
+        for backend in ("auto", "pdfplumber"):
+            with open_pdf(pdf, backend) as reader:
+                lines[name, backend] = {p.page_no: [(ln.text, ln.bbox[0], ln.bbox[1]) for ln in p.lines]
+                                        for p in reader.pages()}
+    assert lines["cropped", "auto"] == lines["cropped", "pdfplumber"]
+    # the CropBox's edges on the displayed page: /Rotate 90 shows user y as x and user x as top
+    shift = {"rotate90": (12, 30), "rotate270": (842 - 835, 595 - 590), "rotate180": (595 - 590, 12)}
+    for kind, (dx, dtop) in shift.items():
+        page_no = PAGE_KINDS.index(kind) + 1
+        moved = [(t, round(x - dx, 1), round(top - dtop, 1)) for t, x, top in lines["whole", "auto"][page_no]]
+        assert [(t, round(x, 1), round(top, 1)) for t, x, top in lines["cropped", "auto"][page_no]] == moved
 
 
 A4_MEDIA = (0, 0, 595, 842)

@@ -524,9 +524,6 @@ class PdfiumReader:
     def _page(self, index: int) -> Page:
         with PDFIUM_LOCK:
             page = self._doc[index]
-            if page.get_rotation():
-                page.close()
-                return self._plumber_whole_page(index)
             try:
                 frame, dx, top = _pdfium_frame(page)
                 turned: list[Char] = []
@@ -563,16 +560,6 @@ class PdfiumReader:
         lines = page_lines(chars, turned, index + 1, warnings, self._layout)
         return Page(index + 1, frame.width, frame.height, lines, tables, warnings=warnings)
 
-    def _plumber_whole_page(self, index: int) -> Page:
-        """A page with /Rotate (a landscape page, its content drawn turned): pdfplumber reads it
-        as displayed, where the text is upright; PDFium's text API gives unrotated coordinates."""
-        warnings: list[str] = []
-        turned: list[Char] = []
-        chars, tables = self._plumber_page(index, True, warnings, turned)
-        frame = plumber_frame(self._plumber.pages[index])[0]
-        lines = page_lines(chars or [], turned, index + 1, warnings, self._layout)
-        return Page(index + 1, frame.width, frame.height, lines, tables, warnings=warnings)
-
     def _fallback_page(self, index: int, exc: Exception) -> Page:
         try:
             warnings = [f"page {index + 1}: read with pdfplumber ({type(exc).__name__}: {exc})"[:300]]
@@ -594,11 +581,34 @@ class PdfiumReader:
 
 
 def _pdfium_frame(page: pdfium.PdfPage) -> tuple[Frame, float, float]:
-    """An unturned page's ``Frame``, with the x of its left edge and the y of its top edge in
-    PDF user space: a point (x, y) shows at (x - left, top - y)."""
+    """The page's ``Frame``, with the x of its left edge and the y of its top edge in the
+    page's user space: a point (x, y) shows at (x - left, top - y). A page with /Rotate is
+    first turned as displayed (``_turn``), so PDFium's text page reads it upright."""
     media = _box(page.get_mediabox())
-    frame = page_frame(media, page.get_cropbox(), 0)
-    return frame, media[0] + frame.left, media[3] - frame.top
+    rotation = page.get_rotation() % 360
+    frame = page_frame(media, page.get_cropbox(), rotation)
+    if not rotation:
+        return frame, media[0] + frame.left, media[3] - frame.top
+    _turn(page, _TURNS[rotation](*media))
+    height = media[2] - media[0] if rotation % 180 else media[3] - media[1]  # of the displayed MediaBox
+    return frame, frame.left, height - frame.top
+
+
+# /Rotate (clockwise degrees) -> the matrix (a, b, c, d, e, f) taking a MediaBox (x0, y0, x1, y1)
+# to the page as displayed, origin at its bottom left (pdfminer's page matrix, the same turn)
+_TURNS = {
+    90: lambda x0, y0, x1, y1: (0, -1, 1, 0, -y0, x1),
+    180: lambda x0, y0, x1, y1: (-1, 0, 0, -1, x1, y1),
+    270: lambda x0, y0, x1, y1: (0, 1, -1, 0, y1, -x0),
+}
+
+
+def _turn(page: pdfium.PdfPage, matrix: tuple[float, ...]) -> None:
+    """Turn every object of the loaded page by ``matrix`` (one call per top-level object, in
+    memory: the file is not changed), so that its text and rulings come out as displayed.
+    PDFium's text page is made from the objects as they are, and is made after this."""
+    for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
+        pdfium_c.FPDFPageObj_Transform(pdfium_c.FPDFPage_GetObject(page.raw, k), *matrix)
 
 
 def _in_frame(chars: list[Char], frame: Frame, dx: float) -> list[Char]:
