@@ -61,7 +61,9 @@ class PdfReader(Protocol):
 # rulings in one frame, the displayed page's: origin at its top-left corner, y down, its size
 # the Page's width and height. So the furniture bands, the table geometry and everything after
 # extraction see the page a reader sees. Each backend maps its own coordinates into that frame
-# with one translation per page (``Frame``), worked out once from the page's boxes.
+# with one translation per page (``Frame``), worked out once from the page's boxes; pdfminer
+# turns a page by its /Rotate itself, and PDFium's objects are turned in memory before its
+# text page is made (``_turn``), so neither backend does per-character work for a turn.
 #
 # Text whose middle lies outside the displayed page (a printer's slug, a scan stamp beyond the
 # CropBox) is not read, neither as text nor as removed furniture: a viewer does not show it,
