@@ -106,7 +106,9 @@ def _landscape_pdf(path) -> None:
 
     from tests.fixtures.build_gazette import draw_text
 
-    canv = Canvas(str(path), pagesize=(595, 842))
+    # reportlab writes a page turned by 90° with its MediaBox as [0 0 height width]: a landscape
+    # size gives the portrait MediaBox [0 0 595 842] the viewer turns
+    canv = Canvas(str(path), pagesize=(842, 595))
     canv.setPageRotation(90)
     canv.translate(595, 0)
     canv.rotate(90)  # from here on: an upright 842 x 595 landscape page

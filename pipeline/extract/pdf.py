@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import pdfplumber
 import pypdfium2 as pdfium
@@ -52,6 +52,80 @@ class PdfReader(Protocol):
     def close(self) -> None: ...
 
 
+# --- page geometry: every coordinate as the page is displayed -------------------------
+#
+# A viewer shows the CropBox (within the MediaBox; the MediaBox when there is none) turned
+# clockwise by /Rotate. Real files do not all start at (0, 0) upright: landscape table pages
+# are portrait MediaBoxes with /Rotate 90 or 270, scanned or cropped files have a CropBox
+# inside the MediaBox or a MediaBox such as [0 -842 595 0]. Both backends give characters and
+# rulings in one frame, the displayed page's: origin at its top-left corner, y down, its size
+# the Page's width and height. So the furniture bands, the table geometry and everything after
+# extraction see the page a reader sees. Each backend maps its own coordinates into that frame
+# with one translation per page (``Frame``), worked out once from the page's boxes; pdfminer
+# turns a page by its /Rotate itself, and PDFium's objects are turned in memory before its
+# text page is made (``_turn``), so neither backend does per-character work for a turn.
+#
+# Text whose middle lies outside the displayed page (a printer's slug, a scan stamp beyond the
+# CropBox) is not read, neither as text nor as removed furniture: a viewer does not show it,
+# so it is not part of the page as published. pdfplumber reads every character in the MediaBox
+# and PDFium's text page most of them (it leaves some out); both are cut to the displayed page
+# by the same rule, the characters' middles.
+
+
+class Frame(NamedTuple):
+    """The displayed page inside the displayed MediaBox: its top-left corner (``left``, ``top``,
+    in points from the displayed MediaBox's top-left corner, y down) and its size. ``cropped``:
+    the CropBox cuts into the MediaBox, so text may lie outside what is shown."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    cropped: bool
+
+
+def _displayed(x: float, y: float, media: tuple[float, float, float, float], rotation: int) -> tuple[float, float]:
+    """A point of PDF user space in the frame of the displayed MediaBox (top-left origin, y
+    down) of a page turned clockwise by ``rotation`` degrees (PDF 32000 §7.7.3.3, /Rotate)."""
+    x0, y0, x1, y1 = media
+    if rotation == 90:
+        return y - y0, x - x0
+    if rotation == 180:
+        return x1 - x, y - y0
+    if rotation == 270:
+        return y1 - y, x1 - x
+    return x - x0, y1 - y
+
+
+def _box(raw) -> tuple[float, float, float, float]:
+    """A PDF rectangle by any two opposite corners (PDF 32000 §7.9.5) as (x0, y0, x1, y1)."""
+    a, b, c, d = (float(v) for v in raw)
+    return min(a, c), min(b, d), max(a, c), max(b, d)
+
+
+def page_frame(mediabox, cropbox, rotation: int) -> Frame:
+    """The displayed page (the CropBox clipped to the MediaBox, turned by ``rotation``) within
+    the displayed MediaBox."""
+    media = _box(mediabox)
+    crop = _box(cropbox) if cropbox is not None else media
+    crop = (max(crop[0], media[0]), max(crop[1], media[1]), min(crop[2], media[2]), min(crop[3], media[3]))
+    if crop[2] <= crop[0] or crop[3] <= crop[1]:  # a CropBox off the MediaBox: the MediaBox shows
+        crop = media
+    rotation = rotation % 360
+    corners = [_displayed(x, y, media, rotation) for x in (crop[0], crop[2]) for y in (crop[1], crop[3])]
+    left, top = min(p[0] for p in corners), min(p[1] for p in corners)
+    width, height = max(p[0] for p in corners) - left, max(p[1] for p in corners) - top
+    return Frame(left, top, width, height, crop != media)
+
+
+def _shown(chars: list[Char], frame: Frame) -> list[Char]:
+    """The characters whose middle lies on the displayed page (all, when nothing is cut off)."""
+    if not frame.cropped:
+        return chars
+    w, h = frame.width, frame.height
+    return [c for c in chars if 0 <= (c.x0 + c.x1) / 2 <= w and 0 <= c.baseline - c.size / 2 <= h]
+
+
 # --- tables (pdfplumber, on a page that is already open) ------------------------------
 
 
@@ -71,7 +145,8 @@ def page_tables(page: pdfplumber.page.Page, warnings: list[str] | None = None, c
     text is still read), rather than failing the document.
     """
     try:
-        edges = [e for e in _plumber_ruling_objects(page) for e in object_edges(e)]
+        frame, dx, dtop = plumber_frame(page)
+        edges = [_moved(e, dx, dtop) for o in _plumber_ruling_objects(page, frame, dx, dtop) for e in object_edges(o)]
         edges = [e for e in edges if e["orientation"] in ("h", "v")]
         return ruled_tables(edges, _plumber_chars(page) if chars is None else chars, page.page_number, layout, tables)
     except Exception as exc:  # pdfminer raises assorted types on broken content streams
@@ -218,8 +293,25 @@ def is_turned(a: float, b: float, c: float, d: float) -> bool:
     return abs(b) > TURNED_SINE * scale
 
 
+def plumber_frame(page: pdfplumber.page.Page) -> tuple[Frame, float, float]:
+    """The page's ``Frame`` and the shift (dx, dtop) from pdfplumber's coordinates into it.
+    pdfplumber places objects in pdfminer's frame (the displayed MediaBox, y down) moved by
+    the first corner of its own ``mediabox`` (which it derives from the MediaBox's corners)."""
+    obj = page.page_obj
+    frame = page_frame(obj.mediabox, obj.cropbox, page.rotation)
+    return frame, float(page.mediabox[0]) + frame.left, float(page.mediabox[1]) + frame.top
+
+
+def _moved(obj: dict, dx: float, dtop: float) -> dict:
+    """A pdfplumber object or edge (a new dict) moved into the page's frame."""
+    return {**obj, "x0": obj["x0"] - dx, "x1": obj["x1"] - dx, "top": obj["top"] - dtop,
+            "bottom": obj["bottom"] - dtop, "doctop": obj["top"] - dtop}
+
+
 def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None) -> list[Char]:
-    """Upright characters of a page; turned ones go to ``turned`` when given (else dropped)."""
+    """Upright characters of a page, in its frame and on what it shows; turned ones go to
+    ``turned`` when given (else dropped)."""
+    frame, dx, dtop = plumber_frame(page)
     out = []
     for c in page.chars:
         text = c["text"]
@@ -227,14 +319,15 @@ def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None)
             if text == "(cid:0)":
                 continue  # CID 0 is .notdef, the glyph for "no glyph": PDFium's text page has no character there
             text = UNMAPPED if text.startswith("(cid:") else text  # (cid:N): a glyph with no Unicode mapping
-        # baseline = page height - origin y, written so that a non-zero mediabox origin cancels
-        baseline = c["top"] + c["y1"] - c["matrix"][5]
-        char = Char(text, c["x0"], c["x1"], baseline, c["size"])
+        # the baseline in pdfplumber's coordinates is top + (y1 - origin y)
+        char = Char(text, c["x0"] - dx, c["x1"] - dx, c["top"] + c["y1"] - c["matrix"][5] - dtop, c["size"])
         if c.get("upright", True) and not is_turned(*c["matrix"][:4]):
             out.append(char)
         elif turned is not None:
             turned.append(char)
-    return out
+    if turned:
+        turned[:] = _shown(turned, frame)
+    return _shown(out, frame)
 
 
 # --- rulings: only what shows on paper --------------------------------------------------
@@ -301,19 +394,18 @@ def plumber_rgb(colour) -> RGB | None:
     return None
 
 
-def _plumber_ruling_objects(page: pdfplumber.page.Page) -> list[dict]:
-    """The page's lines, rectangles and curves that can be seen (see ``paints``)."""
+def _plumber_ruling_objects(page: pdfplumber.page.Page, frame: Frame, dx: float, dtop: float) -> list[dict]:
+    """The page's lines, rectangles and curves that can be seen (see ``paints``), as
+    pdfplumber gives them (``dx``, ``dtop``: the shift into ``frame``)."""
     shapes = [*page.rects, *page.curves, *page.lines]
-    width, height = float(page.width), float(page.height)
-    if (page.rotation or 0) % 180:  # pdfplumber places objects as displayed, but keeps the unturned size
-        width, height = height, width
+    width, height = frame.width, frame.height
 
     def facts(o: dict) -> tuple:
         return (bool(o.get("stroke")), plumber_rgb(o.get("stroking_color")), bool(o.get("fill")),
                 plumber_rgb(o.get("non_stroking_color")), (o["width"], o["height"]))
 
     background = next((f[3] for f in map(facts, shapes) if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
-    return [o for o in shapes if _on_page(o["x0"], o["top"], o["x1"], o["bottom"], width, height)
+    return [o for o in shapes if _on_page(o["x0"] - dx, o["top"] - dtop, o["x1"] - dx, o["bottom"] - dtop, width, height)
             and paints(*facts(o), background)]
 
 
@@ -338,7 +430,8 @@ class PlumberReader:
                 lines = page_lines(_plumber_chars(page, turned), turned, page.page_number, warnings, self._layout)
                 tables = page_tables(page, warnings, layout=self._layout, tables=self._tables) \
                     if _has_rulings(page, self._tables.min_ruling_objects) else []
-                yield Page(page.page_number, float(page.width), float(page.height), lines, tables, warnings=warnings)
+                frame = plumber_frame(page)[0]
+                yield Page(page.page_number, frame.width, frame.height, lines, tables, warnings=warnings)
             except Exception as exc:  # one unreadable page must not lose the document
                 yield _unreadable(page.page_number, exc)
             finally:
@@ -433,21 +526,21 @@ class PdfiumReader:
     def _page(self, index: int) -> Page:
         with PDFIUM_LOCK:
             page = self._doc[index]
-            if page.get_rotation():
-                page.close()
-                return self._plumber_whole_page(index)
             try:
-                width, height = page.get_size()
+                frame, dx, top = _pdfium_frame(page)
                 turned: list[Char] = []
                 mapped: set[int] = set()
-                chars = _pdfium_chars(page, height, turned, mapped)
+                chars = _pdfium_chars(page, top, turned, mapped)
+                if dx or frame.cropped:
+                    chars, turned = _in_frame(chars, frame, dx), _in_frame(turned, frame, dx)
                 texts, paths, forms = _census(page)
                 # text objects but no characters: pdfium could not map this page's text
                 uncertain = not chars and not turned and texts + forms > 0
                 # every text object gave characters (forms hold objects of their own: look closer)
                 complete = not forms and texts <= len(mapped)
-                fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped)
-                edges = _pdfium_edges(page, height) if paths + forms >= self._tables.min_ruling_objects else []
+                fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped, (dx, top - frame.height,
+                                                                                        dx + frame.width, top))
+                edges = _pdfium_edges(page, frame, dx, top) if paths + forms >= self._tables.min_ruling_objects else []
             finally:
                 page.close()
         tables: list[PageTable] = []
@@ -467,17 +560,7 @@ class PdfiumReader:
         elif edges:
             tables = ruled_tables(edges, chars, index + 1, self._layout, self._tables)
         lines = page_lines(chars, turned, index + 1, warnings, self._layout)
-        return Page(index + 1, float(width), float(height), lines, tables, warnings=warnings)
-
-    def _plumber_whole_page(self, index: int) -> Page:
-        """A page with /Rotate (a landscape page, its content drawn turned): pdfplumber reads it
-        as displayed, where the text is upright; PDFium's text API gives unrotated coordinates."""
-        warnings: list[str] = []
-        turned: list[Char] = []
-        chars, tables = self._plumber_page(index, True, warnings, turned)
-        page = self._plumber.pages[index]
-        lines = page_lines(chars or [], turned, index + 1, warnings, self._layout)
-        return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
+        return Page(index + 1, frame.width, frame.height, lines, tables, warnings=warnings)
 
     def _fallback_page(self, index: int, exc: Exception) -> Page:
         try:
@@ -486,9 +569,9 @@ class PdfiumReader:
             chars, tables = self._plumber_page(index, True, warnings, turned)
             if chars is None:
                 raise exc
-            page = self._plumber.pages[index]
+            frame = plumber_frame(self._plumber.pages[index])[0]
             lines = page_lines(chars, turned, index + 1, warnings, self._layout)
-            return Page(index + 1, float(page.width), float(page.height), lines, tables, warnings=warnings)
+            return Page(index + 1, frame.width, frame.height, lines, tables, warnings=warnings)
         except Exception as again:
             return _unreadable(index + 1, again)
 
@@ -499,11 +582,51 @@ class PdfiumReader:
             self._doc.close()
 
 
-def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None = None,
+def _pdfium_frame(page: pdfium.PdfPage) -> tuple[Frame, float, float]:
+    """The page's ``Frame``, with the x of its left edge and the y of its top edge in the
+    page's user space: a point (x, y) shows at (x - left, top - y). A page with /Rotate is
+    first turned as displayed (``_turn``), so PDFium's text page reads it upright."""
+    media = _box(page.get_mediabox())
+    rotation = page.get_rotation() % 360
+    frame = page_frame(media, page.get_cropbox(), rotation)
+    if not rotation:
+        return frame, media[0] + frame.left, media[3] - frame.top
+    _turn(page, _TURNS[rotation](*media))
+    height = media[2] - media[0] if rotation % 180 else media[3] - media[1]  # of the displayed MediaBox
+    return frame, frame.left, height - frame.top
+
+
+# /Rotate (clockwise degrees) -> the matrix (a, b, c, d, e, f) taking a MediaBox (x0, y0, x1, y1)
+# to the page as displayed, origin at its bottom left (pdfminer's page matrix, the same turn)
+_TURNS = {
+    90: lambda x0, y0, x1, y1: (0, -1, 1, 0, -y0, x1),
+    180: lambda x0, y0, x1, y1: (-1, 0, 0, -1, x1, y1),
+    270: lambda x0, y0, x1, y1: (0, 1, -1, 0, y1, -x0),
+}
+
+
+def _turn(page: pdfium.PdfPage, matrix: tuple[float, ...]) -> None:
+    """Turn every object of the loaded page by ``matrix`` (one call per top-level object, in
+    memory: the file is not changed), so that its text and rulings come out as displayed.
+    PDFium's text page is made from the objects as they are, and is made after this."""
+    for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
+        pdfium_c.FPDFPageObj_Transform(pdfium_c.FPDFPage_GetObject(page.raw, k), *matrix)
+
+
+def _in_frame(chars: list[Char], frame: Frame, dx: float) -> list[Char]:
+    """Characters moved left by ``dx`` into the page's frame, those it does not show left out:
+    one pass, on the pages whose box does not start at x = 0 or is cropped."""
+    moved = [Char(c.text, c.x0 - dx, c.x1 - dx, c.baseline, c.size) for c in chars] if dx else chars
+    return _shown(moved, frame)
+
+
+def _pdfium_chars(page: pdfium.PdfPage, top: float, turned: list[Char] | None = None,
                   mapped: set[int] | None = None) -> list[Char]:
-    """Upright characters of one page; turned ones go to ``turned`` when given, and the text
-    objects that gave characters to ``mapped``. The hot loop of the fast path: the page's
-    text comes in one call, and font size and matrix are asked for once per text object."""
+    """Upright characters of one page (baselines measured down from ``top``, the y of the
+    displayed page's top edge; x as in PDF user space); turned ones go to ``turned`` when
+    given, and the text objects that gave characters to ``mapped``. The hot loop of the fast
+    path: the page's text comes in one call, and font size and matrix are asked for once per
+    text object."""
     textpage = page.get_textpage()
     raw = textpage.raw
     out: list[Char] = []
@@ -553,13 +676,13 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
                 origin(raw, i, x, y)
                 pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
                 scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
-                size, last_obj, baseline = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, obj, height - y.value
+                size, last_obj, baseline = pdfium_c.FPDFText_GetFontSize(raw, i) * scale, obj, top - y.value
                 upright = not is_turned(matrix.a, matrix.b, matrix.c, matrix.d)
                 target = out if upright else (turned if turned is not None else [])
                 if not upright:  # each turned character sits on its own baseline
-                    baseline = height - rect.bottom
+                    baseline = top - rect.bottom
             elif not upright:
-                baseline = height - rect.bottom
+                baseline = top - rect.bottom
             target.append(Char(chr(code), rect.left, rect.right if right is None else max(rect.right, right),
                                baseline, size))
     finally:
@@ -576,20 +699,30 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
 FONT_FALLBACK_WARNING = "read with pdfplumber: PDFium's text page left out text objects"
 
 
-def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int]) -> list[str]:
+def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int], shown: tuple[float, float, float, float]) -> list[str]:
     """Fonts of the page's text objects that gave PDFium's text page no character, named
-    with ``(not embedded)`` where the PDF does not carry the font; empty when all are there."""
+    with ``(not embedded)`` where the PDF does not carry the font; empty when all are there.
+    Objects wholly outside ``shown`` (the displayed page, user space) do not count: their text
+    is not read (PDFium leaves out some, such as a lone space beyond the CropBox)."""
     names: set[str] = set()
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
             continue
-        if ctypes.cast(obj, ctypes.c_void_p).value in mapped:
+        if ctypes.cast(obj, ctypes.c_void_p).value in mapped or _outside(obj, shown):
             continue
         font = pdfium_c.FPDFTextObj_GetFont(obj)
         embedded = bool(font) and pdfium_c.FPDFFont_GetIsEmbedded(font)
         names.add(_font_name(font) + ("" if embedded else " (not embedded)"))
     return sorted(names)
+
+
+def _outside(obj, box: tuple[float, float, float, float]) -> bool:
+    """Does a page object lie wholly outside ``box`` (x0, y0, x1, y1, PDF user space)?"""
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+        return False
+    return right.value < box[0] or left.value > box[2] or top.value < box[1] or bottom.value > box[3]
 
 
 def _font_name(font) -> str:
@@ -606,12 +739,13 @@ def _address(func):
     return fast
 
 
-def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
+def _pdfium_edges(page: pdfium.PdfPage, frame: Frame, dx: float, top: float) -> list[dict] | None:
     """Horizontal and vertical ruling edges of the page's path objects that can be seen (see
     ``paints``), in pdfplumber's edge format; None when paths sit inside form XObjects (left
     to pdfplumber). Whether a path shows is asked first (four calls), so that the segments
-    are read only for the paths that do: a legal-database export draws 60 unseen a page."""
-    width = page.get_width()
+    are read only for the paths that do: a legal-database export draws 60 unseen a page.
+    Coordinates in the page's frame (``_pdfium_frame``: ``dx``, ``top``)."""
+    width, height = frame.width, frame.height
     paths: list[tuple[object, tuple]] = []
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
@@ -619,31 +753,32 @@ def _pdfium_edges(page: pdfium.PdfPage, height: float) -> list[dict] | None:
         if kind == pdfium_c.FPDF_PAGEOBJ_FORM and pdfium_c.FPDFFormObj_CountObjects(obj) > 0:
             return None
         if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
-            paths.append((obj, _pdfium_look(obj, height)))
+            paths.append((obj, _pdfium_look(obj, dx, top)))
     background = next((f[3] for _, f in paths if f[2] and f[3] and _covers_page(f[4], width, height)), WHITE)
     edges: list[dict] = []
     for obj, (stroked, stroke, filled, fill, size, box) in paths:
         if _on_page(*box, width, height) and paints(stroked, stroke, filled, fill, size, background):
-            for a, b in _pdfium_segments(obj, height):
+            for a, b in _pdfium_segments(obj, dx, top):
                 _add_edge(edges, a, b)
     return edges
 
 
-def _pdfium_look(obj, height: float) -> tuple:
+def _pdfium_look(obj, dx: float, top_y: float) -> tuple:
     """What a path object shows: (stroked, stroke RGB, filled, fill RGB, (width, height),
     top-left bbox)."""
     fill_mode, stroked = ctypes.c_int(), ctypes.c_int()
     pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroked)
     left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
     pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
-    box = (left.value, height - top.value, right.value, height - bottom.value)
+    box = (left.value - dx, top_y - top.value, right.value - dx, top_y - bottom.value)
     return (bool(stroked.value), _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetStrokeColor),
             fill_mode.value != pdfium_c.FPDF_FILLMODE_NONE, _pdfium_rgb(obj, pdfium_c.FPDFPageObj_GetFillColor),
             (right.value - left.value, top.value - bottom.value), box)
 
 
-def _pdfium_segments(obj, height: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
-    """A path object's straight segments, closing ones included, in top-left page points."""
+def _pdfium_segments(obj, dx: float, top: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """A path object's straight segments, closing ones included, in the page's frame (a user
+    space point (x, y) shows at (x - dx, top - y))."""
     matrix = pdfium_c.FS_MATRIX()
     x, y = ctypes.c_float(), ctypes.c_float()
     pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
@@ -652,8 +787,8 @@ def _pdfium_segments(obj, height: float) -> list[tuple[tuple[float, float], tupl
     for n in range(pdfium_c.FPDFPath_CountSegments(obj)):
         seg = pdfium_c.FPDFPath_GetPathSegment(obj, n)
         pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
-        px = matrix.a * x.value + matrix.c * y.value + matrix.e
-        py = height - (matrix.b * x.value + matrix.d * y.value + matrix.f)
+        px = matrix.a * x.value + matrix.c * y.value + matrix.e - dx
+        py = top - (matrix.b * x.value + matrix.d * y.value + matrix.f)
         if pdfium_c.FPDFPathSegment_GetType(seg) == pdfium_c.FPDF_SEGMENT_MOVETO:
             points = [(px, py)]
             continue
