@@ -147,12 +147,19 @@ def test_furniture_is_removed_and_recorded_on_every_page(ingested, pdfs, font, b
 
 @pytest.mark.parametrize(("font", "backend"), CASES)
 def test_text_outside_the_cropbox_is_not_read(ingested, font, backend):
-    """A viewer does not show it: it is neither text nor a removed line."""
+    """A viewer does not show it: it is neither text nor a removed line; the document says, for
+    the cropped page only, that text outside its CropBox was not read."""
     rows = ingested[font, backend]
     everything = repr(rows)
     for slug in OUTSIDE_CROP:
         for part in slug.split():
             assert part not in everything
+    from pipeline.extract.pdf import HIDDEN_TEXT_WARNING
+
+    [doc] = rows["documents"]
+    notes = [w for w in doc["warnings"] if HIDDEN_TEXT_WARNING in w]
+    cropped = [n for n, kind in enumerate(PAGE_KINDS, start=1) if "crop" in kind]
+    assert notes == [f"page {n}: {HIDDEN_TEXT_WARNING}" for n in cropped]
 
 
 @pytest.mark.parametrize("font", FONTS)

@@ -126,6 +126,18 @@ def _shown(chars: list[Char], frame: Frame) -> list[Char]:
     return [c for c in chars if 0 <= (c.x0 + c.x1) / 2 <= w and 0 <= c.baseline - c.size / 2 <= h]
 
 
+HIDDEN_TEXT_WARNING = "text outside the CropBox (not shown by a viewer) was not read"
+
+
+def _note_hidden(before: list[Char], after: list[Char], page_no: int, warnings: list[str] | None) -> None:
+    """Nothing is left out silently: a page whose visible characters were cut to what it shows
+    says so (no count: the two backends see different spaces out there)."""
+    note = f"page {page_no}: {HIDDEN_TEXT_WARNING}"
+    if warnings is not None and note not in warnings and len(after) < len(before) and \
+            sum(not c.text.isspace() for c in before) > sum(not c.text.isspace() for c in after):
+        warnings.append(note)
+
+
 # --- tables (pdfplumber, on a page that is already open) ------------------------------
 
 
@@ -308,9 +320,10 @@ def _moved(obj: dict, dx: float, dtop: float) -> dict:
             "bottom": obj["bottom"] - dtop, "doctop": obj["top"] - dtop}
 
 
-def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None) -> list[Char]:
+def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None,
+                   warnings: list[str] | None = None) -> list[Char]:
     """Upright characters of a page, in its frame and on what it shows; turned ones go to
-    ``turned`` when given (else dropped)."""
+    ``turned`` when given (else dropped); text cut off by the CropBox is noted in ``warnings``."""
     frame, dx, dtop = plumber_frame(page)
     out = []
     for c in page.chars:
@@ -326,8 +339,12 @@ def _plumber_chars(page: pdfplumber.page.Page, turned: list[Char] | None = None)
         elif turned is not None:
             turned.append(char)
     if turned:
-        turned[:] = _shown(turned, frame)
-    return _shown(out, frame)
+        shown_turned = _shown(turned, frame)
+        _note_hidden(turned, shown_turned, page.page_number, warnings)
+        turned[:] = shown_turned
+    shown = _shown(out, frame)
+    _note_hidden(out, shown, page.page_number, warnings)
+    return shown
 
 
 # --- rulings: only what shows on paper --------------------------------------------------
@@ -427,7 +444,8 @@ class PlumberReader:
             warnings: list[str] = []
             try:
                 turned: list[Char] = []
-                lines = page_lines(_plumber_chars(page, turned), turned, page.page_number, warnings, self._layout)
+                lines = page_lines(_plumber_chars(page, turned, warnings), turned, page.page_number, warnings,
+                                   self._layout)
                 tables = page_tables(page, warnings, layout=self._layout, tables=self._tables) \
                     if _has_rulings(page, self._tables.min_ruling_objects) else []
                 frame = plumber_frame(page)[0]
@@ -510,7 +528,7 @@ class PdfiumReader:
             return None, []
         page = self._plumber.pages[index]
         try:
-            chars = _plumber_chars(page, turned) if with_chars else None
+            chars = _plumber_chars(page, turned, warnings) if with_chars else None
             return chars, page_tables(page, warnings, chars, layout=self._layout, tables=self._tables)
         finally:
             page.close()
@@ -531,6 +549,7 @@ class PdfiumReader:
                 turned: list[Char] = []
                 mapped: set[int] = set()
                 chars = _pdfium_chars(page, top, turned, mapped)
+                read = chars + turned if frame.cropped else []  # what a crop may cut (for the note)
                 if dx or frame.cropped:
                     chars, turned = _in_frame(chars, frame, dx), _in_frame(turned, frame, dx)
                 texts, paths, forms = _census(page)
@@ -545,6 +564,8 @@ class PdfiumReader:
                 page.close()
         tables: list[PageTable] = []
         warnings: list[str] = []
+        if read:
+            _note_hidden(read, chars + turned, index + 1, warnings)
         if fonts:
             warnings.append(f"page {index + 1}: {FONT_FALLBACK_WARNING} (fonts: {', '.join(fonts)})")
             uncertain = True
