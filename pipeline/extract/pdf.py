@@ -446,7 +446,10 @@ class PdfiumReader:
                 uncertain = not chars and not turned and texts + forms > 0
                 # every text object gave characters (forms hold objects of their own: look closer)
                 complete = not forms and texts <= len(mapped)
-                fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped)
+                fonts: list[str] = []
+                if not (uncertain or complete):
+                    fonts, spaces = _left_out(page, mapped, height)
+                    chars += spaces
                 edges = _pdfium_edges(page, height) if paths + forms >= self._tables.min_ruling_objects else []
             finally:
                 page.close()
@@ -574,12 +577,22 @@ def _pdfium_chars(page: pdfium.PdfPage, height: float, turned: list[Char] | None
 # pdfminer reads every object through the font's CMap whatever the machine has, so such a
 # page is read through pdfplumber: the fast path is used only where it has every object.
 FONT_FALLBACK_WARNING = "read with pdfplumber: PDFium's text page left out text objects"
+# pt: a text object whose bounds are no wider or taller than this paints no glyph: it shows
+# a space (a glyph without ink), as producers that write each run as its own object write
+# the space between two runs (Typst: 第一章 / space / 发展基础). PDFium's text page drops such
+# an object and generates a space only where the gap is wide, which punctuation compression
+# narrows (“十三五” 规划): the object is read as the space it is, at its origin, as pdfminer
+# reads it, and it is no reason to read the page through pdfplumber
+INKLESS_OBJECT_PT = 0.01
 
 
-def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int]) -> list[str]:
-    """Fonts of the page's text objects that gave PDFium's text page no character, named
-    with ``(not embedded)`` where the PDF does not carry the font; empty when all are there."""
+def _left_out(page: pdfium.PdfPage, mapped: set[int], height: float) -> tuple[list[str], list[Char]]:
+    """The page's text objects that gave PDFium's text page no character: the fonts of those
+    that show glyphs (named with ``(not embedded)`` where the PDF does not carry the font;
+    empty when all are there), and a space for each in an embedded font that shows none
+    (``INKLESS_OBJECT_PT``)."""
     names: set[str] = set()
+    spaces: list[Char] = []
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
@@ -588,8 +601,28 @@ def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int]) -> list[str]:
             continue
         font = pdfium_c.FPDFTextObj_GetFont(obj)
         embedded = bool(font) and pdfium_c.FPDFFont_GetIsEmbedded(font)
+        if embedded and (space := _inkless_space(obj, height)) is not None:
+            spaces.append(space)
+            continue
         names.add(_font_name(font) + ("" if embedded else " (not embedded)"))
-    return sorted(names)
+    return sorted(names), spaces
+
+
+def _inkless_space(obj, height: float) -> Char | None:
+    """A text object in an embedded font that paints nothing (its bounds have no width or no
+    height: the glyph origin) as a space character there, in the text's size; None for one
+    that shows ink. Only an embedded font's bounds tell: without the font (a CJK font named,
+    not embedded, on a machine without it) PDFium has no outline to measure a 心 by either."""
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+        return None
+    if min(right.value - left.value, top.value - bottom.value) > INKLESS_OBJECT_PT:
+        return None
+    size, matrix = ctypes.c_float(), pdfium_c.FS_MATRIX()
+    pdfium_c.FPDFTextObj_GetFontSize(obj, size)
+    pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
+    scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+    return Char(" ", left.value, left.value, height - bottom.value, size.value * scale)
 
 
 def _font_name(font) -> str:
