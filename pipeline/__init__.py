@@ -5,4 +5,4 @@
 
 __version__ = "0.1.0"
 # bump when a change alters any output row: `gazette reprocess --outdated` re-runs such documents
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"

@@ -27,6 +27,10 @@ _SENTENCE_END = re.compile(r"[。！？；!?;…”』」）)]$")
 _COLON_END = re.compile(r"[：:]$")
 _LATIN_END = re.compile(r"[A-Za-z0-9]")
 _LATIN_START = re.compile(r"^[A-Za-z0-9]")
+# a 目录 entry's line ends in dot leaders and its page reference (……12, .... (75)): the
+# entry is complete there, so the line below starts the next entry (or a group line such as
+# 部门文件), however full the leaders make this line and however close the next one stands
+_LEADER_REF = re.compile(r"[.·…．_]{3,}\s*(?:\d{1,4}|[（(]\s*\d{1,4}\s*[）)])$")
 # pt: a line without a font size is taken as set in this size (common body text), and a
 # page without measurable lines gets this size and FALLBACK_PITCH_PT
 FALLBACK_SIZE_PT = 10.0
@@ -149,7 +153,7 @@ class _Shape:
             # a heading whose last word wrapped onto a centred line (第三部分 …情况 / 说明)
             return ln.bbox[3] - prev.bbox[3] < layout.paragraph_gap_pitch * self._m(ln).pitch \
                 and prev.font_size == ln.font_size
-        if self.indented(ln) or self.centred(ln) or self.centred(prev):
+        if self.indented(ln) or self.centred(ln) or self.centred(prev) or _LEADER_REF.search(prev.text):
             return False
         if abs((prev.font_size or 0) - (ln.font_size or 0)) > layout.same_size_pt or heading_start(ln.text):
             return False

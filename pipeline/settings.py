@@ -76,6 +76,9 @@ class TextLayoutSettings:
                                              "instead of drawing")
     cjk_space_em: float = _knob(0.75, "em", "between two CJK characters only a gap this wide is a space: justified "
                                             "CJK text spreads its characters by less")
+    cjk_latin_space_em: float = _knob(0.5, "em", "between a CJK and a Latin character only a wider gap is a space: "
+                                                 "CJK-Latin spacing (a quarter em, CLREQ; Typst and Word add it) "
+                                                 "stretched by justification stays below")
     turned_run_em: float = _knob(3.0, "em", "turned characters further apart than this start another string "
                                             "(another stamp or watermark)")
     # margins, body size and pitch (pipeline.layout.measure)

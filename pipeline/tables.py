@@ -29,6 +29,7 @@ Steps, each a plain function:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -195,7 +196,8 @@ def borderless_tables(page: Page, gutter: tuple[float, float] | None = None,
         if len(run) >= min_rows and not columns_of_text:
             x0 = min(r[0].bbox[0] for r in run)
             x1 = max(r[-1].bbox[2] for r in run)
-            bbox = (x0 - pad, min(r[0].bbox[1] for r in run) - pad, x1 + pad, max(r[0].bbox[3] for r in run) + pad)
+            bbox = _whole_points((x0 - pad, min(r[0].bbox[1] for r in run) - pad, x1 + pad,
+                                  max(r[0].bbox[3] for r in run) + pad))
             edges = (x0, *(min(r[k].bbox[0] for r in run) for k in range(1, len(run[0]))), x1)
             rows_text = tuple(tuple(seg.text for seg in r) for r in run)
             found.append(PageTable(page.page_no, bbox, rows_text, tuple(round(e, 1) for e in edges), ruled=False))
@@ -211,6 +213,13 @@ def borderless_tables(page: Page, gutter: tuple[float, float] | None = None,
             run.append(segs)
     close_run()
     return found
+
+
+def _whole_points(box: BBox) -> BBox:
+    """A region rounded outward to whole points. A borderless table's region is where its
+    text ends, and the backends place a line's last glyph apart by fractions of a point
+    (advance widths summed along a line round differently): the region means no more."""
+    return (float(math.floor(box[0])), float(math.floor(box[1])), float(math.ceil(box[2])), float(math.ceil(box[3])))
 
 
 def _in_any(ln: Line, tables: Sequence[PageTable]) -> bool:

@@ -20,6 +20,10 @@ _LATIN = re.compile(r"[0-9A-Za-z%.,:;/\-+()]")
 
 
 _X0, _BASELINE = itemgetter(1), itemgetter(3)
+# pt: a gap is wider than a limit only by more than this. Backends round coordinates
+# differently (PDFium in float32, pdfminer in float64), and a producer that spaces by a
+# typographic quantity (Typst's quarter em) puts gaps exactly on a limit: both must read it alike
+GAP_ROUNDING_PT = 0.001
 
 
 class Char(NamedTuple):  # a tuple: millions are made, and tuples are cheap to make
@@ -34,7 +38,7 @@ def _is_cjk(text: str) -> bool:
     return bool(text) and unicodedata.east_asian_width(text[0]) in "WF"
 
 
-def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float, float, float]) -> list[Line]:
+def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float, float, float, float]) -> list[Line]:
     """One text row -> its gap-separated segments as lines, in one pass.
 
     Within a segment a space is inserted where the PDF positioned words instead of drawing
@@ -42,7 +46,7 @@ def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float,
     spreads them a little). ``limits``: ``_row_limits``. (Hot loop: fields are unpacked
     once per character, the settings read once per ``chars_to_lines`` call.)
     """
-    segment_gap, column_gap, other_baseline, word_space, cjk_space = limits
+    segment_gap, column_gap, other_baseline, word_space, cjk_space, cjk_latin_space = limits
     row.sort(key=_X0)
     lines: list[Line] = []
     parts: list[str] = []
@@ -61,8 +65,8 @@ def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float,
             if gap > segment_gap * big or (gap > column_gap * big and abs(c_base - baseline) > other_baseline):
                 _emit(lines, parts, x0, x1, size, baseline, page_no, gaps)
                 parts, gaps, x0, x1, size, baseline = [], [], None, None, 0.0, 0.0
-            elif (gap > word_space * big and not space and not p_space
-                    and (gap > cjk_space * big or not (_is_cjk(p_text) and _is_cjk(text)))):
+            elif (gap > word_space * big + GAP_ROUNDING_PT and not space and not p_space
+                    and gap > _space_limit(p_text, text, cjk_space, cjk_latin_space) * big + GAP_ROUNDING_PT):
                 parts.append(" ")
                 if gap > column_gap * big:
                     gaps.append((p_x1, c_x0, sum(map(len, parts))))
@@ -82,10 +86,18 @@ def _row_lines(row: list[Char], page_no: int, limits: tuple[float, float, float,
     return lines
 
 
-def _row_limits(layout: TextLayoutSettings) -> tuple[float, float, float, float, float]:
+def _space_limit(before: str, after: str, cjk_space: float, cjk_latin_space: float) -> float:
+    """The gap (em) beyond which two characters are words apart, when wider than a word
+    space: between CJK characters justification spreads them, between CJK and Latin the
+    typesetter's CJK-Latin spacing does."""
+    cjk = _is_cjk(before) + _is_cjk(after)
+    return cjk_space if cjk == 2 else cjk_latin_space if cjk == 1 else 0.0
+
+
+def _row_limits(layout: TextLayoutSettings) -> tuple[float, float, float, float, float, float]:
     """The tolerances ``_row_lines`` reads for every character, as one tuple to unpack."""
     return (layout.segment_gap_em, layout.column_gap_em, layout.other_baseline_pt, layout.word_space_em,
-            layout.cjk_space_em)
+            layout.cjk_space_em, layout.cjk_latin_space_em)
 
 
 def _emit(lines: list[Line], parts: list[str], x0, x1, size: float, baseline: float, page_no: int,

@@ -557,8 +557,10 @@ class PdfiumReader:
                 uncertain = not chars and not turned and texts + forms > 0
                 # every text object gave characters (forms hold objects of their own: look closer)
                 complete = not forms and texts <= len(mapped)
-                fonts = [] if uncertain or complete else _unmapped_fonts(page, mapped, (dx, top - frame.height,
-                                                                                        dx + frame.width, top))
+                fonts: list[str] = []
+                if not (uncertain or complete):
+                    fonts, spaces = _left_out(page, mapped, (dx, top - frame.height, dx + frame.width, top), top)
+                    chars += _in_frame(spaces, frame, dx) if dx or frame.cropped else spaces
                 edges = _pdfium_edges(page, frame, dx, top) if paths + forms >= self._tables.min_ruling_objects else []
             finally:
                 page.close()
@@ -607,14 +609,24 @@ def _pdfium_frame(page: pdfium.PdfPage) -> tuple[Frame, float, float]:
     """The page's ``Frame``, with the x of its left edge and the y of its top edge in the
     page's user space: a point (x, y) shows at (x - left, top - y). A page with /Rotate is
     first turned as displayed (``_turn``), so PDFium's text page reads it upright."""
-    media = _box(page.get_mediabox())
+    media, crop = _pdfium_boxes(page)
     rotation = page.get_rotation() % 360
-    frame = page_frame(media, page.get_cropbox(), rotation)
+    frame = page_frame(media, crop, rotation)
     if not rotation:
         return frame, media[0] + frame.left, media[3] - frame.top
     _turn(page, _TURNS[rotation](*media))
     height = media[2] - media[0] if rotation % 180 else media[3] - media[1]  # of the displayed MediaBox
     return frame, frame.left, height - frame.top
+
+
+def _pdfium_boxes(page: pdfium.PdfPage) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
+    """The page's MediaBox and CropBox. PDFium's box calls read the page's own entries only,
+    not those it inherits from the page tree (crbug.com/pdfium/1786; fpdf2 and others write one
+    MediaBox for all pages there), where pypdfium2 answers Letter size: an inherited box is
+    PDFium's own page box, the CropBox within the MediaBox, which it does inherit."""
+    shown = _box(page.get_bbox())
+    media, crop = page.get_mediabox(fallback_ok=False), page.get_cropbox(fallback_ok=False)
+    return (_box(media) if media is not None else shown), (_box(crop) if crop is not None else shown)
 
 
 # /Rotate (clockwise degrees) -> the matrix (a, b, c, d, e, f) taking a MediaBox (x0, y0, x1, y1)
@@ -718,14 +730,26 @@ def _pdfium_chars(page: pdfium.PdfPage, top: float, turned: list[Char] | None = 
 # pdfminer reads every object through the font's CMap whatever the machine has, so such a
 # page is read through pdfplumber: the fast path is used only where it has every object.
 FONT_FALLBACK_WARNING = "read with pdfplumber: PDFium's text page left out text objects"
+# pt: a text object whose bounds are no wider or taller than this paints no glyph: it shows
+# a space (a glyph without ink), as producers that write each run as its own object write
+# the space between two runs (Typst: 第一章 / space / 发展基础). PDFium's text page drops such
+# an object and generates a space only where the gap is wide, which punctuation compression
+# narrows (“十三五” 规划): the object is read as the space it is, at its origin, as pdfminer
+# reads it, and it is no reason to read the page through pdfplumber
+INKLESS_OBJECT_PT = 0.01
 
 
-def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int], shown: tuple[float, float, float, float]) -> list[str]:
-    """Fonts of the page's text objects that gave PDFium's text page no character, named
-    with ``(not embedded)`` where the PDF does not carry the font; empty when all are there.
-    Objects wholly outside ``shown`` (the displayed page, user space) do not count: their text
-    is not read (PDFium leaves out some, such as a lone space beyond the CropBox)."""
+def _left_out(page: pdfium.PdfPage, mapped: set[int], shown: tuple[float, float, float, float],
+              top: float) -> tuple[list[str], list[Char]]:
+    """The page's text objects that gave PDFium's text page no character: the fonts of those
+    that show glyphs (named with ``(not embedded)`` where the PDF does not carry the font;
+    empty when all are there), and a space for each in an embedded font that shows none
+    (``INKLESS_OBJECT_PT``; baselines measured down from ``top``, x in user space, as
+    ``_pdfium_chars`` gives them). Objects wholly outside ``shown`` (the displayed page, user
+    space) do not count: their text is not read (PDFium leaves out some, such as a lone space
+    beyond the CropBox)."""
     names: set[str] = set()
+    spaces: list[Char] = []
     for k in range(pdfium_c.FPDFPage_CountObjects(page.raw)):
         obj = pdfium_c.FPDFPage_GetObject(page.raw, k)
         if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
@@ -734,8 +758,28 @@ def _unmapped_fonts(page: pdfium.PdfPage, mapped: set[int], shown: tuple[float, 
             continue
         font = pdfium_c.FPDFTextObj_GetFont(obj)
         embedded = bool(font) and pdfium_c.FPDFFont_GetIsEmbedded(font)
+        if embedded and (space := _inkless_space(obj, top)) is not None:
+            spaces.append(space)
+            continue
         names.add(_font_name(font) + ("" if embedded else " (not embedded)"))
-    return sorted(names)
+    return sorted(names), spaces
+
+
+def _inkless_space(obj, page_top: float) -> Char | None:
+    """A text object in an embedded font that paints nothing (its bounds have no width or no
+    height: the glyph origin) as a space character there, in the text's size; None for one
+    that shows ink. Only an embedded font's bounds tell: without the font (a CJK font named,
+    not embedded, on a machine without it) PDFium has no outline to measure a 心 by either."""
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+        return None
+    if min(right.value - left.value, top.value - bottom.value) > INKLESS_OBJECT_PT:
+        return None
+    size, matrix = ctypes.c_float(), pdfium_c.FS_MATRIX()
+    pdfium_c.FPDFTextObj_GetFontSize(obj, size)
+    pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
+    scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+    return Char(" ", left.value, left.value, page_top - bottom.value, size.value * scale)
 
 
 def _outside(obj, box: tuple[float, float, float, float]) -> bool:
