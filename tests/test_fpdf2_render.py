@@ -17,15 +17,12 @@ from pipeline.process import process_pdf
 from pipeline.rows import result_tables
 from pipeline.settings import Settings
 from pipeline.storage import Store
+from tests import seed_issue
 from tests.fixtures.build_gazette import parse_text
 from tests.fixtures.fpdf2_render import body_blocks, render
-from tests.test_gazette_e2e import seed_body_headings
+from tests.seed_issue import norm
 
 DATASETS = ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text)
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +40,6 @@ def fpdf2(fpdf2_pdf, tmp_path_factory):
     return {name: store.read(name).to_pylist() for name in DATASETS}
 
 
-def _doc_id(rows, number: str) -> str:
-    return next(d["doc_id"] for d in rows["documents"] if d["doc_number"] == number)
-
-
 def test_the_render_is_deterministic(seed_text, fpdf2_pdf):
     assert render(seed_text) == fpdf2_pdf.read_bytes()
 
@@ -60,21 +53,13 @@ def test_two_documents_with_their_numbers(fpdf2):
 
 
 def test_chapters_and_sections_follow_the_body(fpdf2, seed_text):
-    doc1 = _doc_id(fpdf2, "穗府办〔2021〕9号")
-    rows = [s for s in fpdf2["sections"] if s["doc_id"] == doc1 and s["level"] in ("chapter", "section")]
-    assert Counter(s["level"] for s in rows) == {"chapter": 15, "section": 64}
-    assert [_norm(s["heading"]) for s in rows] == [_norm(h) for h in seed_body_headings(seed_text)]
+    seed_issue.assert_chapters_and_sections_follow_the_body(fpdf2, seed_text)
 
 
 def test_the_toc_with_its_page_numbers_is_checked(fpdf2):
     """79 entries, each with the printed page its heading landed on (second pass): only the
     seed's own drift (支持/支撑) differs, and no page is off."""
-    doc1 = _doc_id(fpdf2, "穗府办〔2021〕9号")
-    checks = [c for c in fpdf2["toc_checks"] if c["doc_id"] == doc1]
-    listed = [c for c in checks if c["status"] not in ("extra", "gap", "duplicate")]
-    assert len(listed) == 79
-    assert [(c["status"], c["toc_title"], c["body_title"]) for c in checks if c["status"] != "ok"] == [
-        ("title_mismatch", "优化金融政策支持", "优化金融政策支撑")]
+    seed_issue.assert_toc_checked(fpdf2)
 
 
 def test_every_paragraph_reads_once_and_whole(fpdf2, seed_text):
@@ -82,16 +67,16 @@ def test_every_paragraph_reads_once_and_whole(fpdf2, seed_text):
     line breaks cut it (a number split over two lines, a line holding only its full stop),
     stands exactly once in the sections' text."""
     blocks, _ = parse_text(seed_text)
-    text = _norm("\n".join(s["heading"] + "\n" + s["text"] for s in fpdf2["sections"]))
-    paragraphs = [_norm(b.text) for b in body_blocks(blocks) if b.kind == "para" and b.doc >= 0]
+    text = norm("\n".join(s["heading"] + "\n" + s["text"] for s in fpdf2["sections"]))
+    paragraphs = [norm(b.text) for b in body_blocks(blocks) if b.kind == "para" and b.doc >= 0]
     printed = "".join(paragraphs)  # a map's caption stands twice
     assert len(paragraphs) == 525
     assert [p for p in paragraphs if text.count(p) != printed.count(p)] == []
 
 
-@pytest.mark.parametrize("phrase", ["为缓解中小微企业融资难题", "不断健全科学的生态公益林补偿机制"])
+@pytest.mark.parametrize("phrase", seed_issue.CUT_SENTENCES)
 def test_sentences_the_seed_cut_are_whole(fpdf2, phrase):
-    assert sum(s["text"].count(phrase) for s in fpdf2["sections"]) == 1
+    seed_issue.assert_sentence_whole(fpdf2, phrase)
 
 
 def test_no_furniture_left_in_the_text(fpdf2):
@@ -105,21 +90,12 @@ def test_no_furniture_left_in_the_text(fpdf2):
 
 
 def test_the_annex_table_across_pages_is_one_table(fpdf2):
-    doc1 = _doc_id(fpdf2, "穗府办〔2021〕9号")
-    [annex] = [t for t in fpdf2["tables"] if t["doc_id"] == doc1 and t["header"][:1] == ["序号"]]
-    assert annex["header"] == ["序号", "重点项目和工作", "责任单位"] and annex["n_rows"] == 40
-    assert annex["caption"] == "广州市金融发展“十四五”重点项目和工作"
+    annex = seed_issue.annex_table(fpdf2)
     assert (annex["page_start"], annex["page_end"]) == (76, 78)
-    cells = [c for c in fpdf2["table_cells"] if c["table_id"] == annex["table_id"] and c["doc_id"] == doc1]
-    assert [int(c["value"]) for c in sorted(cells, key=lambda c: c["row"]) if c["col"] == 0] == list(range(1, 41))
 
 
 def test_the_boxes_are_ruled_tables_with_captions(fpdf2):
-    doc1 = _doc_id(fpdf2, "穗府办〔2021〕9号")
-    doc1_tables = [t for t in fpdf2["tables"] if t["doc_id"] == doc1]
-    assert [t["kind"] for t in doc1_tables] == ["ruled", "ruled", "ruled"]  # 专栏 1, 专栏 2, the annex
-    assert [t["caption"] for t in doc1_tables[:2]] == ["专栏 1 “十三五” 规划主要指标完成情况",
-                                                       "专栏 2 “十四五”时期金融发展主要指标"]
+    seed_issue.assert_boxes_are_ruled_tables_with_captions(fpdf2)
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +114,8 @@ def _tables(rows):
     fonts space Latin text apart differently)."""
     cells: dict[tuple, list] = {}
     for c in rows["table_cells"]:
-        cells.setdefault((c["doc_id"], c["table_id"]), []).append((c["row"], c["col"], _norm(c["value"])))
-    return [(t["kind"], t["caption"], [_norm(h) for h in t["header"]], t["n_rows"],
+        cells.setdefault((c["doc_id"], c["table_id"]), []).append((c["row"], c["col"], norm(c["value"])))
+    return [(t["kind"], t["caption"], [norm(h) for h in t["header"]], t["n_rows"],
              sorted(cells[t["doc_id"], t["table_id"]])) for t in rows["tables"]]
 
 
@@ -154,7 +130,7 @@ def test_the_sections_read_as_in_the_sample(fpdf2, sample):
     """Heading, level, number and text of every section of both documents: the same as the builder's render (text without spaces), though every page and
     most lines end elsewhere."""
     def sections(rows):
-        return [(s["level"], s["number"], _norm(s["heading"]), _norm(s["text"])) for s in rows["sections"]]
+        return [(s["level"], s["number"], norm(s["heading"]), norm(s["text"])) for s in rows["sections"]]
 
     assert len(fpdf2["sections"]) == 363
     assert sections(fpdf2)[:-1] == sections(sample)[:-1]  # not the back matter: the colophon, above

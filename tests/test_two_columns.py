@@ -11,11 +11,7 @@ import pytest
 
 from gazette.cli import main
 from pipeline.storage import Store
-from tests.test_gazette_e2e import seed_body_headings
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+from tests import seed_issue
 
 
 @pytest.fixture(scope="module")
@@ -28,35 +24,22 @@ def two_columns(pdf_factory, seed_text, tmp_path_factory):
             for name in ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")}
 
 
-def _doc_id(rows, number: str) -> str:
-    return next(d["doc_id"] for d in rows["documents"] if d["doc_number"] == number)
-
-
 def test_two_documents_with_their_numbers(two_columns):
-    assert [d["doc_number"] for d in two_columns["documents"]] == ["穗府办〔2021〕9号", "穗林业园林规字〔2021〕2号"]
-    first = two_columns["documents"][0]
-    assert first["title"] == "广州市人民政府办公厅关于印发广州市金融发展“十四五”规划的通知"
+    assert [d["doc_number"] for d in two_columns["documents"]] == [seed_issue.DOC1, seed_issue.DOC2]
+    assert two_columns["documents"][0]["title"] == seed_issue.DOC1_TITLE
 
 
 def test_chapters_and_sections_follow_the_body(two_columns, seed_text):
-    doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
-    rows = [s for s in two_columns["sections"] if s["doc_id"] == doc1 and s["level"] in ("chapter", "section")]
-    assert Counter(s["level"] for s in rows) == {"chapter": 15, "section": 64}
-    assert [_norm(s["heading"]) for s in rows] == [_norm(h) for h in seed_body_headings(seed_text)]
+    seed_issue.assert_chapters_and_sections_follow_the_body(two_columns, seed_text)
 
 
 def test_the_toc_in_two_columns_is_checked_like_a_one_column_toc(two_columns):
-    doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
-    checks = [c for c in two_columns["toc_checks"] if c["doc_id"] == doc1]
-    listed = [c for c in checks if c["status"] not in ("extra", "gap", "duplicate")]
-    assert len(listed) == 79
-    assert [(c["status"], c["toc_title"], c["body_title"]) for c in checks if c["status"] != "ok"] == [
-        ("title_mismatch", "优化金融政策支持", "优化金融政策支撑")]  # the seed's own drift
+    seed_issue.assert_toc_checked(two_columns)
 
 
-@pytest.mark.parametrize("phrase", ["为缓解中小微企业融资难题", "不断健全科学的生态公益林补偿机制"])
+@pytest.mark.parametrize("phrase", seed_issue.CUT_SENTENCES)
 def test_sentences_cut_by_columns_and_pages_are_rejoined(two_columns, phrase):
-    assert sum(s["text"].count(phrase) for s in two_columns["sections"]) == 1
+    seed_issue.assert_sentence_whole(two_columns, phrase)
 
 
 def test_no_furniture_left_in_the_text(two_columns):
@@ -68,20 +51,12 @@ def test_no_furniture_left_in_the_text(two_columns):
 
 
 def test_the_annex_table_across_columns_and_pages_is_one_table(two_columns):
-    doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
-    [annex] = [t for t in two_columns["tables"] if t["doc_id"] == doc1 and t["header"][:1] == ["序号"]]
-    assert annex["header"] == ["序号", "重点项目和工作", "责任单位"] and annex["n_rows"] == 40
-    assert annex["caption"] == "广州市金融发展“十四五”重点项目和工作" and annex["page_end"] > annex["page_start"]
-    cells = [c for c in two_columns["table_cells"] if c["table_id"] == annex["table_id"] and c["doc_id"] == doc1]
-    assert [int(c["value"]) for c in sorted(cells, key=lambda c: c["row"]) if c["col"] == 0] == list(range(1, 41))
+    annex = seed_issue.annex_table(two_columns)
+    assert annex["page_end"] > annex["page_start"]
 
 
 def test_no_table_is_made_of_the_two_columns_text(two_columns):
-    doc1 = _doc_id(two_columns, "穗府办〔2021〕9号")
-    doc1_tables = [t for t in two_columns["tables"] if t["doc_id"] == doc1]
-    assert [t["kind"] for t in doc1_tables] == ["ruled", "ruled", "ruled"]  # 专栏 1, 专栏 2, the annex
-    assert [t["caption"] for t in doc1_tables[:2]] == ["专栏 1 “十三五” 规划主要指标完成情况",
-                                                       "专栏 2 “十四五”时期金融发展主要指标"]
+    seed_issue.assert_boxes_are_ruled_tables_with_captions(two_columns)
 
 
 def test_the_tables_read_as_in_the_one_column_sample(two_columns, tmp_path_factory):
@@ -95,13 +70,4 @@ def test_the_tables_read_as_in_the_one_column_sample(two_columns, tmp_path_facto
     store = Store(out)
     one = {name: store.read(name).to_pylist() for name in ("documents", "tables", "table_cells")}
 
-    def tables(rows):
-        doc1 = _doc_id(rows, "穗府办〔2021〕9号")
-        cells: dict[str, list] = {}
-        for c in rows["table_cells"]:
-            if c["doc_id"] == doc1:
-                cells.setdefault(c["table_id"], []).append((c["row"], c["col"], _norm(c["value"])))
-        return [(t["caption"], [_norm(h) for h in t["header"]], t["n_rows"], sorted(cells[t["table_id"]]))
-                for t in rows["tables"] if t["doc_id"] == doc1]
-
-    assert tables(two_columns) == tables(one)
+    assert seed_issue.doc1_tables(two_columns) == seed_issue.doc1_tables(one)
