@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.extract.html import extract_html  # noqa: E402
+from pipeline.extract.html.tree import drop  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"  # the real pages, in the repository
 POSTS = CORPUS / "finews" / "posts"
@@ -270,12 +271,12 @@ def reference_text(path: Path, *, lenient: bool = False) -> str:
         return ""
     root = lxml.html.fragment_fromstring(page, create_parent="div")
     for el in list(root.iter(lxml.etree.Comment, "script", "style")):
-        _drop(el)
+        drop(el)
     for el in list(root.iter()):
         if el.getparent() is None or not isinstance(el.tag, str):
             continue
         if re.search(r"display\s*:\s*none", el.get("style", "")):
-            _drop(el)
+            drop(el)
     for img in list(root.iter("img")):
         holder = img.getparent()
         wrapper = holder if holder is not None and holder.tag in ("a", "center") else img
@@ -289,27 +290,14 @@ def reference_text(path: Path, *, lenient: bool = False) -> str:
             and "center" in nxt.get("style", "")
             and len(nxt.text_content().strip()) <= 60
         ):
-            _drop(nxt)
-        _drop(wrapper if wrapper.tag == "a" else img)
+            drop(nxt)
+        drop(wrapper if wrapper.tag == "a" else img)
     if not lenient:
         for p in list(root.iter("p")):
             text = p.text_content().strip()
             if "em_media" in p.get("class", "") or _SOURCE_LINE_RE.match(text):
-                _drop(p)
+                drop(p)
     return root.text_content()
-
-
-def _drop(el) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    tail = el.tail or ""
-    prev = el.getprevious()
-    if prev is not None:
-        prev.tail = (prev.tail or "") + tail
-    else:
-        parent.text = (parent.text or "") + tail
-    parent.remove(el)
 
 
 # ---------------------------------------------------------------------------------------------- scoring
