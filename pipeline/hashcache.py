@@ -57,21 +57,24 @@ class HashCache:
 
     def known(self, path: Path) -> str | None:
         """The remembered sha256 when the file's status is unchanged; None (nothing read) else."""
-        entry = self.entries.get(os.path.abspath(path))  # (not resolve(): a symlink walk per file costs more than the read saved)
         try:
-            return entry[4] if entry is not None and entry[:4] == _signature(os.stat(path)) else None
+            return self._remembered(os.path.abspath(path), os.stat(path))
         except OSError:
             return None
 
     def sha256(self, path: Path) -> str:
-        if (sha := self.known(path)) is not None:
-            return sha
-        key = os.path.abspath(path)
+        key = os.path.abspath(path)  # (not resolve(): a symlink walk per file costs more than the read saved)
         status = os.stat(path)
+        if (sha := self._remembered(key, status)) is not None:
+            return sha
         sha = sha256_file(path)
         self.read += 1
         self.entries[key] = [*_signature(status), sha]
         return sha
+
+    def _remembered(self, key: str, status: os.stat_result) -> str | None:
+        entry = self.entries.get(key)
+        return entry[4] if entry is not None and entry[:4] == _signature(status) else None
 
     def before_parse(self, path: Path) -> None:
         self._before[os.path.abspath(path)] = _signature(os.stat(path))
