@@ -49,7 +49,7 @@ from pipeline.ingest import (
     processed_inputs,
     store_raw,
 )
-from pipeline.isolation import Job, stream_jobs
+from pipeline.isolation import Job, start_parse_service, stream_jobs
 from pipeline.model import ErrorRecord, SourceResult
 from pipeline.rawstore import RawStore
 from pipeline.report import render_report
@@ -210,7 +210,11 @@ def ingest(paths: Iterable[str | Path], out: str = "output", *, raw: str | None 
     store = open_store(out)
     done_before = set() if force else processed_inputs(store)
     hashes = HashCache(store.meta / "input-hashes.json" if isinstance(store, Store) else None)
-    refused, jobs, skipped = _jobs(candidates, RawStore(raw) if raw else None, settings, done_before, hashes)
+    # the parse service (a process that imports the parsers) starts with the first input to parse,
+    # while the rest are checked; a run that skips everything never starts it
+    first_job = (lambda: start_parse_service(wait=False)) if isolate else None
+    refused, jobs, skipped = _jobs(candidates, RawStore(raw) if raw else None, settings, done_before, hashes,
+                                   first_job)
     if on_start:
         on_start(len(jobs))
     run = IngestRun(out, Summary(), skipped, [str(c.path) for c in candidates])
@@ -234,11 +238,12 @@ def ingest(paths: Iterable[str | Path], out: str = "output", *, raw: str | None 
 
 
 def _jobs(candidates: Sequence[Candidate], raw: RawStore | None, settings: Settings, done_before: set[str],
-          hashes: HashCache) -> tuple[list[SourceResult], list[Job], int]:
-    """(failed results, parse jobs, inputs skipped). Each input is checked first (a regular file
-    inside its folder, not too large: else its failed result); its bytes are copied into the
+          hashes: HashCache, first_job: Callable[[], None] | None = None) -> tuple[list[SourceResult], list[Job], int]:
+    """(failed results, parse jobs, inputs skipped). Each input that is read here is checked first
+    (a regular file inside its folder, not too large: else its failed result); its bytes are copied into the
     raw store, which keeps them for ``gazette reprocess`` (a failed copy is that input's error,
-    not the batch's); an input whose bytes this pipeline version has processed is skipped."""
+    not the batch's); an input whose bytes this pipeline version has processed is skipped.
+    ``first_job()`` is called when the first parse job is known."""
     refused: list[SourceResult] = []
     jobs: list[Job] = []
     skipped = 0
@@ -246,13 +251,15 @@ def _jobs(candidates: Sequence[Candidate], raw: RawStore | None, settings: Setti
         if c.plain and done_before and (sha := hashes.known(c.path)) in done_before and (raw is None or raw.has(sha)):
             skipped += 1  # nothing to read: its bytes, unchanged, were processed by this version and are kept
             continue
+        reads_here = bool(done_before) or raw is not None  # its bytes are hashed or copied below
         try:
-            with open_input(c.path, c.root, settings.max_file_bytes):
-                pass  # the checks only: the bytes are read below, or by the parse
+            if reads_here:  # else the parse makes the same checks, and nothing here reads the file
+                with open_input(c.path, c.root, settings.max_file_bytes):
+                    pass  # the checks only: the bytes are read below
         except InputError as exc:
             refused.append(failed_result(str(c.path), None, exc.stage, exc.reason, str(exc)))
             continue
-        sha = hashes.sha256(c.path) if done_before or raw is not None else None
+        sha = hashes.sha256(c.path) if reads_here else None
         if raw is not None and not raw.has(sha):
             stored = store_raw(raw, c.path, c.root, settings)
             if isinstance(stored, SourceResult):
@@ -262,6 +269,8 @@ def _jobs(candidates: Sequence[Candidate], raw: RawStore | None, settings: Setti
             skipped += 1
             continue
         hashes.before_parse(c.path)  # the parse reads its bytes: their sha256 is remembered for the next run
+        if first_job is not None and not jobs:
+            first_job()
         jobs.append(Job(c.path, str(c.path), {"root": str(c.root)}))
     return refused, jobs, skipped
 

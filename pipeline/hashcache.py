@@ -17,6 +17,7 @@ entry that does not match, only means the file is read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -77,7 +78,8 @@ class HashCache:
         return entry[4] if entry is not None and entry[:4] == _signature(status) else None
 
     def before_parse(self, path: Path) -> None:
-        self._before[os.path.abspath(path)] = _signature(os.stat(path))
+        with contextlib.suppress(OSError):  # no file to remember (a dangling link): its parse says so
+            self._before[os.path.abspath(path)] = _signature(os.stat(path))
 
     def parsed(self, path: str | Path, sha: str) -> None:
         key = os.path.abspath(path)

@@ -16,6 +16,7 @@ message quotes an input's bytes. Each check gives that input an ``errors`` row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -119,7 +120,7 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
     ``root``. Messages name the path, never its bytes.
     """
     try:
-        real = os.path.realpath(path)
+        real = _real_path(os.fspath(path))
         if root is not None and not _inside(real, root):
             raise InputError("symlink_outside_input", f"a symlink to {real} leads outside the input folder {root}: "
                              "not followed", "read")
@@ -138,6 +139,22 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
         if root is not None and not _inside(_opened_path(fd, real), root):
             raise InputError("symlink_outside_input", "the file moved outside the input folder while it was opened", "read")
         yield fh
+
+
+def _real_path(path: str) -> str:
+    """``os.path.realpath(path)``, the folder's part remembered: resolving a path walks it a
+    component at a time in Python, which costs more than parsing a small page. A remembered
+    folder that became a symlink since is caught on the open file (``_opened_path``)."""
+    folder, name = os.path.split(path)
+    if name in ("", ".", "..") or stat.S_ISLNK(os.lstat(path).st_mode):
+        return os.path.realpath(path)
+    return os.path.join(_real_folder(os.path.abspath(folder or os.curdir)), name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_folder(folder: str) -> str:
+    """``folder``: absolute (a relative one would mean another folder after a chdir)."""
+    return os.path.realpath(folder)
 
 
 def _inside(real: str, root: str | Path) -> bool:

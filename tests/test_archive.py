@@ -150,6 +150,53 @@ def test_a_document_past_its_budget_mid_stream_costs_only_itself(tmp_path, injec
     assert sorted(Path(d["source"]).name for d in store.read("documents").to_pylist()) == ["a.md", "c.md"]
 
 
+# Small pages wait in a worker's pipe, many at a time (``isolation.WORKER_QUEUE_DOCS``): the
+# documents queued behind one that breaks its worker were sent to that worker, never started.
+QUEUED = 40
+
+
+def test_a_crash_deep_in_a_stream_of_small_pages_costs_only_that_page(tmp_path, inject_faults):
+    names = [f"q{n:02d}{'-dies' if n == 17 else ''}.md" for n in range(QUEUED)]  # (a marker no tmp folder holds)
+    paths = _posts(tmp_path / "in", names)
+    inject_faults("parse=crash@-dies")
+    out = tmp_path / "out"
+    assert main(["ingest", *map(str, paths), "--out", str(out), "--raw", "", "-q", "--workers", "1"]) == 1
+    store = Store(out)
+    assert [(Path(e["source"]).name, e["error_type"]) for e in store.read("errors").to_pylist()] == [
+        ("q17-dies.md", "worker_died")]
+    assert sorted(Path(d["source"]).name for d in store.read("documents").to_pylist()) == [
+        n for n in names if "-dies" not in n]
+
+
+def test_a_page_past_its_budget_deep_in_a_stream_costs_only_itself(tmp_path, inject_faults):
+    names = [f"q{n:02d}{'-hangs' if n == 17 else ''}.md" for n in range(QUEUED)]
+    paths = _posts(tmp_path / "in", names)
+    inject_faults("parse=hang@-hangs")
+    out = tmp_path / "out"
+    code = main(["ingest", *map(str, paths), "--out", str(out), "--raw", "", "-q", "--workers", "2", "--timeout", "0.5"])
+    assert code == 1
+    store = Store(out)
+    assert [(Path(e["source"]).name, e["error_type"]) for e in store.read("errors").to_pylist()] == [
+        ("q17-hangs.md", "timeout")]
+    assert len(store.read("documents")) == QUEUED - 1
+
+
+def test_each_document_keeps_its_own_settings_in_one_stream(tmp_path):
+    """A run's settings go to the service and to each worker once; documents with other
+    settings, sent in between on the same connection, are parsed with theirs."""
+    from pipeline.settings import Settings
+
+    paths = _posts(tmp_path / "in", [f"s{n}.md" for n in range(6)])
+    tight = Settings(max_html_bytes=100)  # every post is larger: refused as too_large
+    service = ParseService()
+    try:
+        futures = [service.submit(path, path.name, tight if n % 3 == 1 else None) for n, path in enumerate(paths)]
+        kinds = [[e.error_type for e in f.result(timeout=120).errors] for f in futures]
+    finally:
+        service.close()
+    assert kinds == [[], ["too_large"], [], [], ["too_large"], []]
+
+
 def test_ingest_skips_what_this_pipeline_version_processed_and_force_parses_it(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["ingest", str(inputs), "--out", str(out), "--raw", "", "-q"]) == 0

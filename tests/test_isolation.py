@@ -160,3 +160,29 @@ def test_service_outlives_the_thread_that_started_it(service):
     time.sleep(0.3)
     assert service.parse(SAMPLE_PDF, "after").errors == []
     assert service._conn.proc.pid == first and service._conn.proc.poll() is None
+
+
+def test_only_small_inputs_wait_deep_in_a_workers_pipe():
+    """Any document may wait as a worker's next; beyond that only small inputs queue up, so a
+    large one never waits behind a row of others while another worker could start it."""
+    from pipeline.isolation import WORKER_QUEUE_DOCS, WORKER_QUEUE_INPUT_BYTES, _Running, _Worker
+
+    def doc(size: int) -> _Running:
+        return _Running(1, "doc", 60.0, 512, size, None, b"", b"")
+
+    small, large, unknown = doc(20_000), doc(WORKER_QUEUE_INPUT_BYTES + 1), doc(0)
+    worker = _Worker(pid=0, requests=-1, replies=-1, memory_mb=512)
+    assert worker.takes(large)  # idle
+    worker.queue.append(large)
+    assert worker.takes(large) and worker.takes(unknown)  # as its next
+    worker.queue.append(small)
+    assert worker.takes(small) and not worker.takes(large) and not worker.takes(unknown)
+    worker.queue[1] = large
+    assert not worker.takes(small)  # nothing queues behind a large next
+    worker.queue[1] = small
+    while worker.takes(small):
+        worker.queue.append(small)
+    assert len(worker.queue) == WORKER_QUEUE_DOCS
+    worker.queue.clear()
+    worker.queue.extend([small, doc(WORKER_QUEUE_INPUT_BYTES // 2), doc(WORKER_QUEUE_INPUT_BYTES // 2)])
+    assert not worker.takes(small)  # the bytes waiting are bounded too
