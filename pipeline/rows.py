@@ -16,6 +16,8 @@ strings, so no unit or meaning is silently dropped.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -147,9 +149,24 @@ def run_table(run_id: str, flow: str, inputs: Sequence[str], counts: dict, start
               skipped: int = 0) -> pa.Table:
     """A ``runs`` row: one ingest run (a Prefect flow run or a CLI command). ``counts``: documents,
     sections, tables, removed, warnings, errors."""
-    return _table("runs", [{"run_id": run_id, "flow": flow, "inputs": list(inputs)[:1000], **counts, "skipped": skipped,
-                            "started_at": started, "duration_s": round(duration_s, 3),
-                            "pipeline_version": PIPELINE_VERSION}])
+    return _one_row("runs", {"run_id": run_id, "flow": flow, "inputs": list(inputs)[:1000], **counts, "skipped": skipped,
+                             "started_at": started, "duration_s": round(duration_s, 3),
+                             "pipeline_version": PIPELINE_VERSION})
+
+
+def _one_row(name: str, row: dict) -> pa.Table:
+    """One row, read by Arrow's JSON reader. Converting Python objects makes pyarrow import
+    pandas when it is installed (0.2-0.3 s), and a run that finds nothing to parse writes
+    nothing else: its run row would cost more than the rest of the run. Values the reader
+    refuses go through the usual conversion, which says what is wrong with them."""
+    import pyarrow.json as pj
+
+    line = json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        options = pj.ParseOptions(explicit_schema=DATASETS[name])
+        return pj.read_json(io.BytesIO(line), parse_options=options).cast(DATASETS[name])
+    except (pa.ArrowException, ValueError):
+        return _table(name, [row])
 
 
 def input_row(result: SourceResult, now: dt.datetime | None = None) -> pa.Table:

@@ -343,3 +343,21 @@ def test_an_input_whose_rows_the_schema_refuses_gets_an_errors_row_and_the_batch
     assert [d["source"] for d in store.read("documents").to_pylist()] == [str(good)]
     assert [(e["source"], e["error_type"]) for e in store.read("errors").to_pylist()] == [(str(bad), "rows_refused")]
     assert {r["source"]: r["status"] for r in store.read("inputs").to_pylist()} == {str(good): "ok", str(bad): "error"}
+
+
+def test_the_run_row_is_the_row_any_conversion_gives():
+    """``run_table`` reads its one row through Arrow's JSON reader (no pandas import for a run
+    that parses nothing): the same table, types, time zone and descriptions as the usual
+    conversion of the same values."""
+    import datetime as dt
+
+    from pipeline.rows import _table, run_table
+
+    started = dt.datetime(2026, 12, 2, 14, 31, 59, 708908, tzinfo=dt.UTC)
+    counts = {"documents": 3, "sections": 40, "tables": 1, "removed": 12, "warnings": 2, "errors": 1}
+    inputs = ["raw/samples/广东省人民政府公报.pdf", "in/news 1.html", 'in/"quoted"\\name.md']
+    table = run_table("abc123", "cli-ingest", inputs, counts, started, 12.34567, 5)
+    expected = _table("runs", [{"run_id": "abc123", "flow": "cli-ingest", "inputs": inputs, **counts, "skipped": 5,
+                                "started_at": started, "duration_s": 12.346, "pipeline_version": table["pipeline_version"][0].as_py()}])
+    assert table.equals(expected, check_metadata=True)
+    assert table.to_pylist()[0]["started_at"] == started
