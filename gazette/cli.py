@@ -89,8 +89,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bars.append(tqdm(total=total, unit="file", disable=args.quiet or not total, file=sys.stderr))
 
     def done(result) -> None:
-        bars[0].update(1)
-        bars[0].set_postfix_str(printable(Path(result.source).name[:30]))
+        if not bars[0].disable:  # (-q: nothing shown, nothing to format for each of 20,000 pages)
+            bars[0].update(1)
+            bars[0].set_postfix_str(printable(Path(result.source).name[:30]))
 
     try:
         run = gazette.ingest(args.paths, args.out, raw=args.raw, workers=args.workers, force=args.force,

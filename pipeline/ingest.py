@@ -21,7 +21,7 @@ import hashlib
 import os
 import stat
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,12 +249,14 @@ def process_source(path: str | Path, source: str | None = None, settings: Settin
     try:
         with open_input(path, root, settings.max_file_bytes) as fh:
             data = _read_all(fh, settings.max_file_bytes)
-            return _parse(data, _pinned(fh, path), str(path).lower(), source, settings, meta)
+            return _parse(data, functools.partial(_pinned, fh, path), str(path).lower(), source, settings, meta)
     except InputError as exc:
         return failed_result(source, None, exc.stage, exc.reason, str(exc))
 
 
-def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Settings, meta: dict) -> SourceResult:
+def _parse(data: bytes, opened: Callable[[], str | Path], name: str, source: str, settings: Settings,
+           meta: dict) -> SourceResult:
+    """``opened()``: a name for the file as it was opened, for the parsers that open it by name (PDF)."""
     # the stages are imported here, not at the top: the parse service's workers have them loaded
     # already, and a command that parses nothing itself (every run through the service, a
     # re-run that skips everything) need not load pdfplumber, PDFium and lxml to start
@@ -267,7 +269,7 @@ def _parse(data: bytes, path: str | Path, name: str, source: str, settings: Sett
         if not data.strip():
             raise InputError("empty_file", "the file is empty", "read")
         if kind == "pdf":
-            return process_pdf(path, source=source, raw_sha256=sha, settings=settings)
+            return process_pdf(opened(), source=source, raw_sha256=sha, settings=settings)
         if kind in ("html", "post"):
             return process_html(data, source=source, raw_sha256=sha, kind=kind, settings=settings, **meta)
         raise InputError("unsupported_type", f"neither PDF nor HTML ({describe(data)})", "sniff")

@@ -30,7 +30,7 @@ pickled ``Settings``, left out (length 0) when they are those of the last frame 
 worker (with the settings when that worker has others). A reply is ``u64 job_id`` + ``u64
 length`` + the pickled ``SourceResult``; job 0 is the service's "ready" reply. Closing its stdin
 stops the service and its workers. From a worker to the service: ``u64 job_id`` + ``u64 length``
-+ ``u8 retiring`` + the pickled result.
++ ``u8 retiring`` + ``f64`` its parse time in seconds + the pickled result.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ from pipeline.settings import Settings, resolve
 _LEN = struct.Struct("<Q")
 _REQUEST = struct.Struct("<QiIdQII")  # job id, max workers (-1: none), memory MB, budget s, input bytes, len(source), len(settings)
 _REPLY = struct.Struct("<QQ")
-_WORKER_REPLY = struct.Struct("<QQ?")  # job id, length, "I exit after this reply"
+_WORKER_REPLY = struct.Struct("<QQ?d")  # job id, length, "I exit after this reply", parse seconds
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,11 +111,15 @@ RETIRE_RSS_MB = 1024
 WORKER_IDLE_S = 30.0
 # A worker's next documents wait in its pipe, so that it starts each as soon as it has written
 # the last one's result, without waiting for the service. Any document may wait as its next;
-# beyond that only small inputs queue up (up to this many documents and bytes of input): a
-# small page parses in about a millisecond, while a large PDF queued behind a long one would
-# wait for it although another worker may be free.
+# beyond that only quick ones queue up: while the worker's documents take little time each
+# (``WORKER_QUEUE_S`` for the queue, at its recent pace) and their inputs are small, up to this
+# many documents and bytes of input. A small page parses in about a millisecond; a PDF issue
+# takes a good part of a second, and one queued behind another would wait for it although
+# another worker may be free.
 WORKER_QUEUE_DOCS = 32
 WORKER_QUEUE_INPUT_BYTES = 1 << 20
+WORKER_QUEUE_S = 0.05
+PACE_WEIGHT = 0.2  # a worker's pace: the moving average of its documents' parse times, this weight on the last
 # While every parsing worker has a next document in its pipe, the service waits this long after
 # a wake-up before it reads their results: it then relays many results in one write and wakes
 # the caller once for them, instead of waking itself, and interrupting a worker's core, for
@@ -181,17 +185,23 @@ class _Worker:
     buffer: bytearray = field(default_factory=bytearray)
     retiring: bool = False  # it said it exits after its reply: no more documents for it
     idle_since: float = field(default_factory=time.monotonic)
+    pace_s: float | None = None  # its recent parse time per document (None: none parsed yet)
+
+    def parsed(self, seconds: float) -> None:
+        self.pace_s = seconds if self.pace_s is None else self.pace_s + PACE_WEIGHT * (seconds - self.pace_s)
 
     @property
     def job(self) -> _Running | None:
         return self.queue[0] if self.queue else None
 
     def takes(self, run: _Running) -> bool:
-        """Whether ``run`` may wait in its pipe: any document as its next, small ones further."""
+        """Whether ``run`` may wait in its pipe: any document as its next, quick small ones further."""
         if len(self.queue) < 2:
             return True
+        if len(self.queue) >= WORKER_QUEUE_DOCS or self.pace_s is None or len(self.queue) * self.pace_s > WORKER_QUEUE_S:
+            return False
         waiting = list(itertools.islice(self.queue, 1, None))
-        return (len(self.queue) < WORKER_QUEUE_DOCS and run.small and all(r.small for r in waiting)
+        return (run.small and all(r.small for r in waiting)
                 and sum(r.input_bytes for r in waiting) + run.input_bytes <= WORKER_QUEUE_INPUT_BYTES)
 
 
@@ -340,7 +350,7 @@ class _Server:
             return
         worker.buffer += data
         while len(worker.buffer) >= _WORKER_REPLY.size:
-            job_id, size, retiring = _WORKER_REPLY.unpack_from(worker.buffer)
+            job_id, size, retiring, seconds = _WORKER_REPLY.unpack_from(worker.buffer)
             end = _WORKER_REPLY.size + size
             if len(worker.buffer) < end:
                 break
@@ -348,6 +358,7 @@ class _Server:
             self.out += worker.buffer[_WORKER_REPLY.size:end]
             del worker.buffer[:end]
             worker.queue.popleft()
+            worker.parsed(seconds)
             worker.retiring = worker.retiring or retiring
             if worker.retiring:  # it exits without reading the rest of its queue
                 self.requeue(list(worker.queue))
@@ -427,11 +438,13 @@ def _work(requests: int, replies: int) -> None:
         if settings_len:  # else the same settings as the last document
             settings = pickle.loads(frame[at:at + settings_len])
         path, meta = pickle.loads(frame[at + settings_len:])
+        started = time.perf_counter()
         result = process_source(path, source_name, settings, **meta)
+        seconds = time.perf_counter() - started
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         retiring = (done >= MAX_DOCS_PER_WORKER or _resident_mb() > RETIRE_RSS_MB
                     or any(e.error_type == "too_much_memory" for e in result.errors))
-        _write_all(replies, _WORKER_REPLY.pack(job_id, len(payload), retiring) + payload)
+        _write_all(replies, _WORKER_REPLY.pack(job_id, len(payload), retiring, seconds) + payload)
         if retiring:
             return
 

@@ -162,10 +162,17 @@ def test_service_outlives_the_thread_that_started_it(service):
     assert service._conn.proc.pid == first and service._conn.proc.poll() is None
 
 
-def test_only_small_inputs_wait_deep_in_a_workers_pipe():
-    """Any document may wait as a worker's next; beyond that only small inputs queue up, so a
-    large one never waits behind a row of others while another worker could start it."""
-    from pipeline.isolation import WORKER_QUEUE_DOCS, WORKER_QUEUE_INPUT_BYTES, _Running, _Worker
+def test_only_quick_small_documents_wait_deep_in_a_workers_pipe():
+    """Any document may wait as a worker's next; beyond that only small inputs queue up, and only
+    while the worker's documents take little time each, so that a PDF never waits behind a row of
+    others while another worker could start it."""
+    from pipeline.isolation import (
+        WORKER_QUEUE_DOCS,
+        WORKER_QUEUE_INPUT_BYTES,
+        WORKER_QUEUE_S,
+        _Running,
+        _Worker,
+    )
 
     def doc(size: int) -> _Running:
         return _Running(1, "doc", 60.0, 512, size, None, b"", b"")
@@ -176,6 +183,8 @@ def test_only_small_inputs_wait_deep_in_a_workers_pipe():
     worker.queue.append(large)
     assert worker.takes(large) and worker.takes(unknown)  # as its next
     worker.queue.append(small)
+    assert not worker.takes(small)  # its pace is not known yet
+    worker.parsed(0.001)  # a small page's millisecond
     assert worker.takes(small) and not worker.takes(large) and not worker.takes(unknown)
     worker.queue[1] = large
     assert not worker.takes(small)  # nothing queues behind a large next
@@ -186,3 +195,8 @@ def test_only_small_inputs_wait_deep_in_a_workers_pipe():
     worker.queue.clear()
     worker.queue.extend([small, doc(WORKER_QUEUE_INPUT_BYTES // 2), doc(WORKER_QUEUE_INPUT_BYTES // 2)])
     assert not worker.takes(small)  # the bytes waiting are bounded too
+    worker.queue.clear()
+    worker.queue.extend([small, small])
+    for _ in range(20):
+        worker.parsed(WORKER_QUEUE_S)  # PDFs: a twentieth of a second each, and more
+    assert not worker.takes(small)  # only its next waits

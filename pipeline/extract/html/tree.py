@@ -74,7 +74,7 @@ def parse(text: str, warnings: list[str] | None = None):
 
 def body_of(root):
     """The <body> element, or the root when the parser made none."""
-    body = root.find("body")
+    body = next(root.iterchildren("body"), None)  # (find() parses its path on every call)
     return root if body is None else body
 
 
