@@ -76,11 +76,13 @@ _DATE_LINE_SPLIT_RE = re.compile(r"[\s|｜/·]+")
 _NAME_TRIM = " ：:，,。"
 _KEYWORD_SPLIT_RE = re.compile(r"[,，;；|｜、]\s*")
 
+# Elements whose class or id holds a word; ``[@class or @id]`` first: most elements have neither,
+# and the string tests then run on the few that do (a third of the time on a news page).
 _SOURCE_EL_XPATH = lxml.etree.XPath(
-    f".//*[contains(@class,'{SOURCE_CLASS_WORD}') or contains(@id,'{SOURCE_CLASS_WORD}')]"
+    f".//*[@class or @id][contains(@class,'{SOURCE_CLASS_WORD}') or contains(@id,'{SOURCE_CLASS_WORD}')]"
 )
 _CRUMB_XPATH = lxml.etree.XPath(
-    ".//*[" + " or ".join(f"contains(@class,'{w}') or contains(@id,'{w}')" for w in CRUMB_CLASS_WORDS) + "]"
+    ".//*[@class or @id][" + " or ".join(f"contains(@class,'{w}') or contains(@id,'{w}')" for w in CRUMB_CLASS_WORDS) + "]"
 )
 
 DatedValue = tuple[datetime, bool, bool]  # (datetime, has_time, has_tz)
