@@ -122,8 +122,9 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
     try:
         real = _real_path(os.fspath(path))
         if root is not None and not _inside(real, root):
-            raise InputError("symlink_outside_input", f"a symlink to {real} leads outside the input folder {root}: "
-                             "not followed", "read")
+            real = os.path.realpath(path)  # a remembered folder may have moved since: refuse on a fresh look only
+            if not _inside(real, root):
+                raise _outside(real, root)
         info = os.stat(path)
         _check_regular(info, max_bytes)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -137,14 +138,24 @@ def open_input(path: str | Path, root: str | Path | None = None, max_bytes: int 
     with os.fdopen(fd, "rb") as fh:
         _check_regular(os.fstat(fd), max_bytes)  # what was opened, if it changed since the check
         if root is not None and not _inside(_opened_path(fd, real), root):
+            _real_folder.cache_clear()  # it was remembered inside
+            if not _inside(real := os.path.realpath(path), root):
+                raise _outside(real, root)
             raise InputError("symlink_outside_input", "the file moved outside the input folder while it was opened", "read")
         yield fh
+
+
+def _outside(real: str, root: str | Path) -> InputError:
+    return InputError("symlink_outside_input", f"a symlink to {real} leads outside the input folder {root}: not followed",
+                      "read")
 
 
 def _real_path(path: str) -> str:
     """``os.path.realpath(path)``, the folder's part remembered: resolving a path walks it a
     component at a time in Python, which costs more than parsing a small page. A remembered
-    folder that became a symlink since is caught on the open file (``_opened_path``)."""
+    folder may have changed since (a ``current`` symlink moved to a new release): an input is
+    refused only on a fresh look, and one that the remembered folder placed inside is checked
+    again on the open file (``_opened_path``)."""
     folder, name = os.path.split(path)
     if name in ("", ".", "..") or stat.S_ISLNK(os.lstat(path).st_mode):
         return os.path.realpath(path)

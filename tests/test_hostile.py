@@ -38,6 +38,7 @@ from pipeline.extract.pdf import open_pdf
 from pipeline.fetch import TIMEOUT_TRIES, Fetcher, FetchSettings, UrlPolicy
 from pipeline.ingest import find_inputs, process_source
 from pipeline.isolation import ParseService
+from pipeline.model import InputError
 from pipeline.quality import GARBLED_INPUT_SHARE, GARBLED_PAGE_SHARE
 from pipeline.rawstore import RawStore
 from pipeline.settings import Settings
@@ -165,6 +166,41 @@ def test_f1_a_glob_names_the_symlink_and_it_is_still_refused(tmp_path):
     assert errors_by_name(out)["shadow.html"][0] == "symlink_outside_input"
     assert document_names(out) == ["good.html"]
     assert not any(b"secret-token" in p.read_bytes() for p in blobs(raw))
+
+
+def test_f1_a_folder_link_moved_between_runs_is_followed_where_it_points_now(tmp_path):
+    """A long-lived process (a served flow) keeps resolved folders: after ``current`` moves to a
+    new release, an input under it is read from there, not refused as outside; and a folder
+    inside the input folder that became a link leading out is refused, whatever was remembered."""
+    from pipeline.ingest import open_input
+
+    releases = tmp_path / "data"
+    for release in ("r1", "r2"):
+        write_article(releases / release / "a.html", f"{release} 的文章")
+    current = releases / "current"
+    current.symlink_to(releases / "r1", target_is_directory=True)
+
+    def read(name: str) -> bytes:
+        root = os.path.realpath(current)  # the run's input folder, resolved as find_inputs does
+        with open_input(current / name, root) as fh:
+            return fh.read()
+
+    assert "r1 的文章".encode() in read("a.html")
+    current.unlink()
+    current.symlink_to(releases / "r2", target_is_directory=True)
+    assert "r2 的文章".encode() in read("a.html")
+
+    secret = secret_outside(tmp_path)
+    folder = tmp_path / "in"
+    write_article(folder / "sub" / "a.html", "子目录里的文章")
+    with open_input(folder / "sub" / "a.html", folder):  # "sub" is remembered inside
+        pass
+    os.rename(folder / "sub", tmp_path / "old-sub")
+    (folder / "sub").symlink_to(secret.parent, target_is_directory=True)
+    with pytest.raises(InputError) as refused, open_input(folder / "sub" / "shadow", folder):
+        pass
+    assert refused.value.reason == "symlink_outside_input"
+    assert "leads outside the input folder" in str(refused.value)
 
 
 def test_f1_error_messages_never_quote_the_bytes(tmp_path, capsys):
