@@ -451,7 +451,7 @@ def bench_flows(issues: list[Path], tmp: Path, cfg: Config, details: dict) -> li
         Row("prefect", "fixed cost per flow run (empty flow, best run)", fixed, "s", fixed_net, "s",
             note=f"baseline: without the heartbeat-thread wait ({f['empty_heartbeat_wait_s']:.2f} s)"),
         Row("prefect", "parse service start (once per process)", f["parse_service_start_s"], "s",
-            note="pipeline.isolation: forks each document's process; a served run starts it when it has work"),
+            note="pipeline.isolation: forks workers that take one document after another; a served run starts it when it has work"),
         Row("prefect", f"cold ingest, {n} issues, vs library calls{tag}", cold, "s", lib, "s", cold / lib,
             note=f"library = put_file + parse_isolated in 2 threads + commit_results ({f['library_parse_s']:.2f} s parsing)"),
         Row("prefect", f"warm re-run / cold, raw wall time{tag}", warm, "s", cold, "s", warm / cold),
