@@ -361,17 +361,18 @@ class _Server:
             worker.parsed(seconds)
             worker.retiring = worker.retiring or retiring
             if worker.retiring:  # it exits without reading the rest of its queue
-                self.requeue(list(worker.queue))
-                worker.queue.clear()
+                self.requeue(worker)
             elif worker.queue:
                 self.start(worker.queue[0])  # it reads its next document as soon as the reply is out
             else:
                 worker.idle_since = time.monotonic()
         self.assign()
 
-    def requeue(self, waiting: list[_Running]) -> None:
-        """Documents a worker will never start go back to the front of the queue, in order."""
-        self.queue.extendleft(reversed(waiting))
+    def requeue(self, worker: _Worker, keep: int = 0) -> None:
+        """The documents of a worker's queue after its first ``keep``, which it will never start,
+        go back to the front of the queue, in order."""
+        while len(worker.queue) > keep:
+            self.queue.appendleft(worker.queue.pop())
 
     def reap(self, worker: _Worker, kill: bool = False) -> int:
         """Forget a worker that exited (or kill it). The document it parsed stays its ``job``; the
@@ -384,8 +385,7 @@ class _Server:
             if fd >= 0:
                 os.close(fd)
         del self.workers[worker.pid]
-        while len(worker.queue) > 1:
-            self.queue.appendleft(worker.queue.pop())
+        self.requeue(worker, keep=1)
         _, status = os.waitpid(worker.pid, 0)
         return status
 
