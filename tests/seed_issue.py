@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from gazette.cli import main
+from pipeline.storage import Store
 from tests.test_gazette_e2e import seed_body_headings
 
 DOC1, DOC2 = "穗府办〔2021〕9号", "穗林业园林规字〔2021〕2号"
@@ -18,6 +20,21 @@ CUT_SENTENCES = ("为缓解中小微企业融资难题", "不断健全科学的�
 ANNEX_HEADER = ["序号", "重点项目和工作", "责任单位"]
 ANNEX_CAPTION = "广州市金融发展“十四五”重点项目和工作"
 BOX_CAPTIONS = ["专栏 1 “十三五” 规划主要指标完成情况", "专栏 2 “十四五”时期金融发展主要指标"]
+
+
+DATASETS = ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")
+
+
+def ingest_rows(pdf, out, *options: str) -> dict[str, list[dict]]:
+    """``rows`` of one ``gazette ingest PDF --out OUT [options]`` (which must succeed)."""
+    assert main(["ingest", str(pdf), "--out", str(out), "--raw", "", "-q", *options]) == 0
+    store = Store(out)
+    return {name: store.read(name).to_pylist() for name in DATASETS}
+
+
+def section_text(rows: dict) -> str:
+    """Every section's heading and text, in order: what furniture must not be left in."""
+    return "\n".join(s["heading"] + "\n" + s["text"] for s in rows["sections"])
 
 
 def norm(text: str) -> str:

@@ -12,17 +12,13 @@ from collections import Counter
 
 import pytest
 
-from gazette.cli import main
 from pipeline.process import process_pdf
 from pipeline.rows import result_tables
 from pipeline.settings import Settings
-from pipeline.storage import Store
 from tests import seed_issue
 from tests.fixtures.build_gazette import parse_text
 from tests.fixtures.fpdf2_render import body_blocks, render
 from tests.seed_issue import norm
-
-DATASETS = ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +30,7 @@ def fpdf2_pdf(seed_text, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fpdf2(fpdf2_pdf, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fpdf2-out") / "out"
-    assert main(["ingest", str(fpdf2_pdf), "--out", str(out), "--raw", "", "-q"]) == 0
-    store = Store(out)
-    return {name: store.read(name).to_pylist() for name in DATASETS}
+    return seed_issue.ingest_rows(fpdf2_pdf, tmp_path_factory.mktemp("fpdf2-out") / "out")
 
 
 def test_the_render_is_deterministic(seed_text, fpdf2_pdf):
@@ -67,7 +60,7 @@ def test_every_paragraph_reads_once_and_whole(fpdf2, seed_text):
     line breaks cut it (a number split over two lines, a line holding only its full stop),
     stands exactly once in the sections' text."""
     blocks, _ = parse_text(seed_text)
-    text = norm("\n".join(s["heading"] + "\n" + s["text"] for s in fpdf2["sections"]))
+    text = norm(seed_issue.section_text(fpdf2))
     paragraphs = [norm(b.text) for b in body_blocks(blocks) if b.kind == "para" and b.doc >= 0]
     printed = "".join(paragraphs)  # a map's caption stands twice
     assert len(paragraphs) == 525
@@ -80,7 +73,7 @@ def test_sentences_the_seed_cut_are_whole(fpdf2, phrase):
 
 
 def test_no_furniture_left_in_the_text(fpdf2):
-    text = "\n".join(s["heading"] + "\n" + s["text"] for s in fpdf2["sections"])
+    text = seed_issue.section_text(fpdf2)
     assert "本文与正式文件" not in text and "广州市人民政府公报 2021年第29期" not in text
     assert not re.search(r"第 ?\d+ ?页", text)
     reasons = Counter(r["reason"] for r in fpdf2["removed"])
@@ -103,10 +96,7 @@ def sample(tmp_path_factory):
     """The bundled sample: the same issue as the reportlab builder sets it."""
     from tests.conftest import SAMPLE_PDF
 
-    out = tmp_path_factory.mktemp("sample") / "out"
-    assert main(["ingest", str(SAMPLE_PDF), "--out", str(out), "--raw", "", "-q"]) == 0
-    store = Store(out)
-    return {name: store.read(name).to_pylist() for name in DATASETS}
+    return seed_issue.ingest_rows(SAMPLE_PDF, tmp_path_factory.mktemp("sample") / "out")
 
 
 def _tables(rows):

@@ -17,19 +17,9 @@ from collections import Counter
 
 import pytest
 
-from gazette.cli import main
-from pipeline.storage import Store
 from tests import seed_issue
 from tests.fixtures.typst_render import render_pdf
-from tests.seed_issue import norm
-
-DATASETS = ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")
-
-
-def _ingest(pdf, out, *extra: str) -> dict[str, list[dict]]:
-    assert main(["ingest", str(pdf), "--out", str(out), "--raw", "", "-q", *extra]) == 0
-    store = Store(out)
-    return {name: store.read(name).to_pylist() for name in DATASETS}
+from tests.seed_issue import DATASETS, ingest_rows, norm
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +31,7 @@ def typst_pdf(seed_text, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def typst_rows(typst_pdf, tmp_path_factory):
-    return _ingest(typst_pdf, tmp_path_factory.mktemp("typst-out") / "out")
+    return ingest_rows(typst_pdf, tmp_path_factory.mktemp("typst-out") / "out")
 
 
 def test_the_render_is_deterministic(seed_text, typst_pdf):
@@ -75,7 +65,7 @@ def test_sentences_cut_by_pages_are_rejoined(typst_rows, phrase):
 
 
 def test_no_furniture_left_in_the_text(typst_rows):
-    text = "\n".join(s["heading"] + "\n" + s["text"] for s in typst_rows["sections"])
+    text = seed_issue.section_text(typst_rows)
     # Typst spaces the header's digits from the CJK around them: 2021 年第 29 期
     assert "本文与正式文件" not in text and "广州市人民政府公报2021年第29期" not in norm(text)
     assert not re.search(r"(^|\n)— ?\d+ ?—($|\n)", text)
@@ -101,7 +91,7 @@ def test_the_tables_read_as_in_the_one_column_sample(typst_rows, tmp_path_factor
     spaces: Typst spaces CJK from Latin text)."""
     from tests.conftest import SAMPLE_PDF
 
-    one = _ingest(SAMPLE_PDF, tmp_path_factory.mktemp("one-column") / "out")
+    one = ingest_rows(SAMPLE_PDF, tmp_path_factory.mktemp("one-column") / "out")
     assert seed_issue.doc1_tables(typst_rows) == seed_issue.doc1_tables(one)
 
 
@@ -113,7 +103,7 @@ def test_the_backends_give_identical_rows(typst_pdf, typst_rows, tmp_path_factor
     """PDFium reads every page itself (Typst's lone space objects are spaces, not text it
     left out: no page goes to pdfplumber, no warning) and reads it as pdfminer does, to the
     spaces Typst's quarter-em CJK-Latin spacing leaves exactly at a limit."""
-    plumber = _ingest(typst_pdf, tmp_path_factory.mktemp("typst-plumber") / "out", "--backend", "pdfplumber")
+    plumber = ingest_rows(typst_pdf, tmp_path_factory.mktemp("typst-plumber") / "out", "--backend", "pdfplumber")
     assert [d["warnings"] for d in typst_rows["documents"]] == [[], []]
     for name in DATASETS:
         assert _without_run_time(plumber[name]) == _without_run_time(typst_rows[name]), name

@@ -9,19 +9,13 @@ from collections import Counter
 
 import pytest
 
-from gazette.cli import main
-from pipeline.storage import Store
 from tests import seed_issue
 
 
 @pytest.fixture(scope="module")
 def two_columns(pdf_factory, seed_text, tmp_path_factory):
     pdf = pdf_factory(seed_text, "gz-2021-29-two-columns.pdf", columns=2, font="embedded")
-    out = tmp_path_factory.mktemp("two-columns") / "out"
-    assert main(["ingest", str(pdf), "--out", str(out), "--raw", "", "-q"]) == 0
-    store = Store(out)
-    return {name: store.read(name).to_pylist()
-            for name in ("documents", "sections", "tables", "table_cells", "toc_checks", "removed")}
+    return seed_issue.ingest_rows(pdf, tmp_path_factory.mktemp("two-columns") / "out")
 
 
 def test_two_documents_with_their_numbers(two_columns):
@@ -43,7 +37,7 @@ def test_sentences_cut_by_columns_and_pages_are_rejoined(two_columns, phrase):
 
 
 def test_no_furniture_left_in_the_text(two_columns):
-    text = "\n".join(s["heading"] + "\n" + s["text"] for s in two_columns["sections"])
+    text = seed_issue.section_text(two_columns)
     assert "本文与正式文件" not in text and "广州市人民政府公报 2021年第29期" not in text
     assert not re.search(r"(^|\n)— \d+ —($|\n)", text)
     reasons = Counter(r["reason"] for r in two_columns["removed"])
@@ -65,9 +59,6 @@ def test_the_tables_read_as_in_the_one_column_sample(two_columns, tmp_path_facto
     one column (cell text compared without spaces: the two fonts space Latin text apart)."""
     from tests.conftest import SAMPLE_PDF
 
-    out = tmp_path_factory.mktemp("one-column") / "out"
-    assert main(["ingest", str(SAMPLE_PDF), "--out", str(out), "--raw", "", "-q"]) == 0
-    store = Store(out)
-    one = {name: store.read(name).to_pylist() for name in ("documents", "tables", "table_cells")}
+    one = seed_issue.ingest_rows(SAMPLE_PDF, tmp_path_factory.mktemp("one-column") / "out")
 
     assert seed_issue.doc1_tables(two_columns) == seed_issue.doc1_tables(one)
